@@ -1,0 +1,22 @@
+// Compiles the AssemblyScript runtime (src/runtime/) into the artifact template
+// dist/runtime/runtime.wasm. Runs at `npm run build` (and so at `npm ci`).
+import { main } from 'assemblyscript/asc'
+import { mkdirSync } from 'node:fs'
+
+mkdirSync('dist/runtime', { recursive: true })
+const { error, stderr } = await main([
+  'src/runtime/index.ts',
+  '--runtime', 'stub',
+  '--noAssert',
+  '--use', 'abort=src/runtime/abort/abort',
+  '--memoryBase', '1024',
+  '--initialMemory', '1',
+  '-O3',
+  '--converge',
+  '--outFile', 'dist/runtime/runtime.wasm',
+  '--textFile', 'dist/runtime/runtime.wat',
+])
+if (error) {
+  process.stderr.write(stderr.toString())
+  process.exit(1)
+}

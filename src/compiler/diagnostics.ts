@@ -1,0 +1,31 @@
+// Diagnostics: what the compiler tells a policy's author. Byte offsets are kept
+// throughout; they become file:line:col only when printed (render.ts).
+
+export type Severity = 'error' | 'warning'
+
+/** A half-open byte range [start, end) in the policy source. */
+export interface Span {
+  start: number
+  end: number
+}
+
+export interface Related {
+  message: string
+  span: Span
+}
+
+export interface Diagnostic {
+  /** Stable code: `E` + 3 digits for errors, `W` + 3 digits for warnings. */
+  code: string
+  severity: Severity
+  /** One line, lowercase, no final period, user input in backticks. */
+  message: string
+  span: Span
+  /** "did you mean `Lte`?" or the list of valid values. */
+  help?: string
+  /** Other places that explain this one (the earlier rule a rule replaces). */
+  related?: Related[]
+}
+
+export const hasErrors = (diagnostics: readonly Diagnostic[]): boolean =>
+  diagnostics.some((d) => d.severity === 'error')

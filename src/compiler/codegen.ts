@@ -1,0 +1,262 @@
+// codegen: lays a Program out as the policy blob the runtime reads (layout in
+// docs/design.md "The policy blob"). Pure bytes; no binaryen here.
+
+import { createHash } from 'node:crypto'
+import type { Condition, Entry, Node, Program } from './ir.js'
+import type { NumericOp, Source } from './policy.js'
+import { label, listText, numericText } from './texts.js'
+
+export const BLOB_MAGIC = 0x4f535250
+export const BLOB_FORMAT = 1
+export const HEADER_SIZE = 64
+
+const SOURCE_CODES: Record<Source, number> = { Arguments: 0, AgentAttributes: 1, ResourceAttributes: 2 }
+const CMP_CODES: Record<NumericOp, number> = { Lt: 0, Lte: 1, Gt: 2, Gte: 3, Eq: 4 }
+const OP = { all: 1, any: 2, not: 3, numeric: 4, in: 5, notIn: 6, present: 7, equals: 8 } as const
+
+const encoder = new TextEncoder()
+
+/** FNV-1a 32 over tool, 0xFF, role: the table key the runtime computes the same way. */
+export function entryHash(tool: Uint8Array, role: Uint8Array): number {
+  let h = 0x811c9dc5
+  const step = (byte: number): void => {
+    h = Math.imul(h ^ byte, 0x01000193) >>> 0
+  }
+  tool.forEach(step)
+  step(0xff)
+  role.forEach(step)
+  return h
+}
+
+/** Where something in the blob will live; resolved to an address once everything is sized. */
+type Target = { kind: 'string' | 'ref' | 'list' | 'condition'; key: string }
+
+/** A growable little-endian byte buffer whose pointer fields are patched at the end. */
+class Section {
+  private bytes = new Uint8Array(256)
+  private view = new DataView(this.bytes.buffer)
+  length = 0
+  readonly relocations: { at: number; target: Target }[] = []
+
+  private reserve(n: number): number {
+    const at = this.length
+    if (at + n > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(this.bytes.length * 2, at + n))
+      grown.set(this.bytes)
+      this.bytes = grown
+      this.view = new DataView(grown.buffer)
+    }
+    this.length += n
+    return at
+  }
+  u8(v: number): void { this.view.setUint8(this.reserve(1), v) }
+  u16(v: number): void { this.view.setUint16(this.reserve(2), v, true) }
+  u32(v: number): number { const at = this.reserve(4); this.view.setUint32(at, v, true); return at }
+  f64(v: number): void { this.view.setFloat64(this.reserve(8), v, true) }
+  raw(data: Uint8Array): void { this.bytes.set(data, this.reserve(data.length)) }
+  pointer(target: Target): void { this.relocations.push({ at: this.u32(0), target }) }
+  patch(at: number, v: number): void { this.view.setUint32(at, v, true) }
+  align(n: number): void { while (this.length % n !== 0) this.u8(0) }
+  contents(): Uint8Array { return this.bytes.subarray(0, this.length) }
+}
+
+/** Every text and list, stored once however many nodes use it. */
+class Pool {
+  readonly strings = new Map<string, Uint8Array>()
+  readonly refs = new Set<string>()
+  readonly lists = new Map<string, string[]>()
+
+  string(s: string): Target {
+    if (!this.strings.has(s)) this.strings.set(s, encoder.encode(s))
+    return { kind: 'string', key: s }
+  }
+  length(s: string): number {
+    return this.strings.get(s)?.length ?? encoder.encode(s).length
+  }
+  ref(s: string): Target {
+    this.string(s)
+    this.refs.add(s)
+    return { kind: 'ref', key: s }
+  }
+  list(values: string[]): Target {
+    const key = JSON.stringify(values)
+    values.forEach((v) => this.string(v))
+    this.lists.set(key, values)
+    return { kind: 'list', key }
+  }
+}
+
+function encodeNode(out: Section, pool: Pool, node: Node, condition: Condition): void {
+  switch (node.kind) {
+    case 'all':
+    case 'any': {
+      const start = out.length
+      out.u8(node.kind === 'all' ? OP.all : OP.any)
+      out.u32(node.children.length)
+      const size = out.u32(0)
+      out.pointer(pool.ref(label(node, condition.reads)))
+      node.children.forEach((child) => encodeNode(out, pool, child, condition))
+      out.patch(size, out.length - start)
+      return
+    }
+    case 'not': {
+      const start = out.length
+      out.u8(OP.not)
+      const size = out.u32(0)
+      out.pointer(pool.ref(label(node, condition.reads)))
+      encodeNode(out, pool, node.child, condition)
+      out.patch(size, out.length - start)
+      return
+    }
+    case 'numeric':
+      out.u8(OP.numeric)
+      out.u16(node.read)
+      out.u8(CMP_CODES[node.op])
+      out.f64(node.value)
+      out.pointer(pool.ref(numericText(node.op, node.value)))
+      return
+    case 'string_in':
+      out.u8(node.negate ? OP.notIn : OP.in)
+      out.u16(node.read)
+      out.u32(node.values.length)
+      out.pointer(pool.list(node.values))
+      out.pointer(pool.ref(listText(node.negate ? 'NotIn' : 'In', node.values)))
+      return
+    case 'present':
+      out.u8(OP.present)
+      out.u16(node.read)
+      return
+    case 'equals':
+      out.u8(OP.equals)
+      out.u16(node.a)
+      out.u16(node.b)
+      return
+  }
+}
+
+function encodeCondition(out: Section, pool: Pool, condition: Condition): void {
+  out.u32(condition.reads.length)
+  for (const read of condition.reads) {
+    out.u32(SOURCE_CODES[read.source])
+    out.pointer(pool.string(read.field))
+    out.u32(pool.length(read.field))
+  }
+  encodeNode(out, pool, condition.root, condition)
+}
+
+/** Smallest power of two that keeps the load factor at or under one half. */
+export const tableCapacity = (entries: number): number => {
+  let capacity = 2
+  while (capacity < entries * 2) capacity *= 2
+  return capacity
+}
+
+function encodeTable(entries: readonly Entry[], entryAddress: (i: number) => number): Uint32Array {
+  const capacity = tableCapacity(entries.length)
+  const slots = new Uint32Array(capacity * 2)
+  entries.forEach((entry, i) => {
+    const hash = entryHash(encoder.encode(entry.tool), encoder.encode(entry.role))
+    let slot = hash & (capacity - 1)
+    while (slots[slot * 2 + 1] !== 0) slot = (slot + 1) & (capacity - 1)
+    slots[slot * 2] = hash
+    slots[slot * 2 + 1] = entryAddress(i)
+  })
+  return slots
+}
+
+/** The blob for `program`, to be placed at absolute address `base` (16-aligned). */
+export function codegen(program: Program, base: number): Uint8Array {
+  const pool = new Pool()
+  const conditions = new Section()
+  const conditionOffsets = program.conditions.map((condition) => {
+    const at = conditions.length
+    encodeCondition(conditions, pool, condition)
+    return at
+  })
+
+  const entries = new Section()
+  for (const entry of program.entries) {
+    entries.pointer(pool.string(entry.tool))
+    entries.u32(pool.length(entry.tool))
+    entries.pointer(pool.string(entry.role))
+    entries.u32(pool.length(entry.role))
+    if (entry.condition === null) entries.u32(0)
+    else entries.pointer({ kind: 'condition', key: String(entry.condition) })
+  }
+  pool.string(program.version)
+
+  // Sized sections, in address order: header, entries, table, conditions, refs, lists, strings.
+  const addresses = new Map<string, number>()
+  const addressOf = (target: Target): number => {
+    const address = addresses.get(`${target.kind}:${target.key}`)
+    if (address === undefined) throw new Error(`internal: unplaced ${target.kind} ${target.key}`)
+    return address
+  }
+  let cursor = base + HEADER_SIZE
+  const entriesAt = cursor
+  cursor += entries.length
+  cursor = align(cursor, 8)
+  const tableAt = cursor
+  const capacity = tableCapacity(program.entries.length)
+  cursor += capacity * 8
+  const conditionsAt = cursor
+  conditionOffsets.forEach((offset, i) => addresses.set(`condition:${i}`, conditionsAt + offset))
+  cursor = align(cursor + conditions.length, 4)
+  for (const key of pool.refs) {
+    addresses.set(`ref:${key}`, cursor)
+    cursor += 8
+  }
+  for (const [key, values] of pool.lists) {
+    addresses.set(`list:${key}`, cursor)
+    cursor += 8 * values.length
+  }
+  for (const [key, bytes] of pool.strings) {
+    addresses.set(`string:${key}`, cursor)
+    cursor += bytes.length
+  }
+  const end = cursor
+
+  const out = new Section()
+  out.u32(BLOB_MAGIC)
+  out.u32(BLOB_FORMAT)
+  out.u32(program.defaultAction === 'Allow' ? 1 : 0)
+  out.u32(tableAt)
+  out.u32(capacity - 1)
+  out.pointer(pool.string(program.version))
+  out.u32(pool.length(program.version))
+  out.raw(Buffer.from(program.sha256, 'hex'))
+  out.u32(end)
+  if (out.length !== HEADER_SIZE) throw new Error('internal: header size drifted')
+
+  const place = (section: Section, at: number): void => {
+    for (const { at: offset, target } of section.relocations) section.patch(offset, addressOf(target))
+    out.raw(section.contents())
+    if (base + out.length !== at + section.length) throw new Error('internal: section misplaced')
+  }
+  place(entries, entriesAt)
+  out.align(8)
+  const table = encodeTable(program.entries, (i) => entriesAt + i * 20)
+  out.raw(new Uint8Array(table.buffer))
+  place(conditions, conditionsAt)
+  out.align(4)
+  const refs = new Section()
+  for (const key of pool.refs) {
+    refs.pointer({ kind: 'string', key })
+    refs.u32(pool.length(key))
+  }
+  for (const values of pool.lists.values()) {
+    for (const v of values) {
+      refs.pointer({ kind: 'string', key: v })
+      refs.u32(pool.length(v))
+    }
+  }
+  place(refs, base + out.length)
+  for (const bytes of pool.strings.values()) out.raw(bytes)
+  if (base + out.length !== end) throw new Error('internal: blob size drifted')
+  return out.contents().slice()
+}
+
+const align = (n: number, to: number): number => Math.ceil(n / to) * to
+
+/** Hex SHA-256 of the policy source: what `init` and the metadata compare against. */
+export const sha256Hex = (source: Uint8Array): string => createHash('sha256').update(source).digest('hex')

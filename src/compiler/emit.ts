@@ -1,0 +1,70 @@
+// emit: links the runtime template with a policy blob into the artifact. The
+// only phase that loads binaryen (through module.ts).
+
+import { readFileSync } from 'node:fs'
+import type { Program } from './ir.js'
+import { codegen } from './codegen.js'
+import { WasmModule } from './module.js'
+import { ABI_VERSION, METADATA_SECTION, type Metadata } from '../host/metadata.js'
+import { packageVersion, templatePath } from '../paths.js'
+
+/** Where the template keeps the blob's address (docs/design.md). */
+const POLICY_GLOBAL = '__perso_policy'
+/** Head-room for the first calls' inputs, so small hosts never grow memory. */
+const INITIAL_HEAP = 64 * 1024
+/** 1 GiB: past this the runtime's own input limit answers first. */
+const MAXIMUM_PAGES = 16384
+
+let template: Uint8Array | undefined
+
+function loadTemplate(): Uint8Array {
+  template ??= readFileSync(templatePath())
+  return template
+}
+
+export function metadataOf(program: Program): Metadata {
+  const toolIndex = new Map<string, number>()
+  const tools: string[] = []
+  for (const tool of [...program.tools, ...program.entries.map((e) => e.tool)]) {
+    if (!toolIndex.has(tool)) {
+      toolIndex.set(tool, tools.length)
+      tools.push(tool)
+    }
+  }
+  const roleIndex = new Map(program.roles.map((role, i) => [role, i]))
+  return {
+    abi: ABI_VERSION,
+    compiler: `perso ${packageVersion()}`,
+    version: program.version,
+    sha256: program.sha256,
+    defaultAction: program.defaultAction,
+    counts: {
+      tools: program.tools.length,
+      roles: program.roles.length,
+      rules: program.ruleCount,
+      entries: program.entries.length,
+    },
+    tools,
+    roles: program.roles,
+    conditions: program.conditions.map((c) => ({ rule: c.rule, reads: c.reads })),
+    entries: program.entries.map((e) => [toolIndex.get(e.tool)!, roleIndex.get(e.role)!, e.rule, e.condition]),
+  }
+}
+
+/** The artifact for `program`: template code, template data, the blob, the metadata. */
+export function emit(program: Program): Uint8Array {
+  const module = WasmModule.read(loadTemplate())
+  try {
+    const segments = module.segments()
+    const staticEnd = Math.max(1024, ...segments.map((s) => s.offset + s.data.length))
+    const base = Math.ceil(staticEnd / 16) * 16
+    const blob = codegen(program, base)
+    module.bakeExportedGlobal(POLICY_GLOBAL, base)
+    module.setMemory([...segments, { offset: base, data: blob }], base + blob.length + INITIAL_HEAP, MAXIMUM_PAGES)
+    module.addCustomSection(METADATA_SECTION, new TextEncoder().encode(JSON.stringify(metadataOf(program))))
+    module.validate()
+    return module.emit()
+  } finally {
+    module.dispose()
+  }
+}

@@ -1,9 +1,12 @@
 // The reference evaluator against hand-computed spec examples, plus consistency
 // properties; the differential test trusts it only as far as these go.
 
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Condition, Policy, Rule } from '../src/compiler/policy.js'
 import { readJson, jsonEqual, cutText, type JsonValue } from './support/ref-json.js'
+import { conditionArb, policyArb, requestArb, aimsOf } from './support/arbitraries.js'
+import { renderDoc, type Doc } from './support/json-text.js'
 import {
   expandTable,
   label,
@@ -11,6 +14,8 @@ import {
   numericText,
   referenceEvaluate,
   referenceEvaluateText,
+  readRequest,
+  evaluateCondition,
   responseJson,
   stringText,
 } from './support/reference.js'
@@ -446,5 +451,97 @@ describe('expansion (spec §2)', () => {
     expect(tagOf('write_file', 's')).toBe(undefined)
     expect(referenceEvaluateText(p, 'read_file', '{"tag":1}', '{"role":"r"}')).toMatchObject({ decision: 'Deny' })
     expect(referenceEvaluateText(p, 'read_file', '{"tag":2}', '{"role":"r"}')).toMatchObject({ decision: 'Allow' })
+  })
+})
+
+describe('consistency properties', () => {
+  // Random conditions with requests aimed at them: Not, All and Any must be
+  // negation, conjunction and disjunction of what their children decide.
+  const casesArb = fc
+    .tuple(conditionArb(2), conditionArb(2))
+    .chain(([c, d]) => {
+      const policy = policyWith({ All: [c, d] })
+      return fc.tuple(fc.constant(c), fc.constant(d), requestArb(policy))
+    })
+  const holds = (c: Condition, sources: Parameters<typeof evaluateCondition>[1]) => evaluateCondition(c, sources).holds
+
+  it('Not negates, All conjoins, Any disjoins; failures always carry an account', () => {
+    fc.assert(
+      fc.property(casesArb, ([c, d, request]) => {
+        const read = readRequest(request.tool, request.args, request.context)
+        if ('error' in read) return
+        const s = read.sources
+        expect(holds({ Not: c }, s)).toBe(!holds(c, s))
+        expect(holds({ Not: { Not: c } }, s)).toBe(holds(c, s))
+        expect(holds({ All: [c, d] }, s)).toBe(holds(c, s) && holds(d, s))
+        expect(holds({ Any: [c, d] }, s)).toBe(holds(c, s) || holds(d, s))
+        const outcome = evaluateCondition({ All: [c, d] }, s)
+        if (!outcome.holds) expect(outcome.account.length).toBeGreaterThan(0)
+        if (!holds(c, s)) expect(evaluateCondition({ Any: [c, d] }, s)).toEqual(d && holds(d, s) ? { holds: true } : evaluateCondition(c, s))
+      }),
+      { numRuns: 400 },
+    )
+  })
+
+  it('a failing condition denies whatever default_action says; decisions never depend on the default otherwise', () => {
+    fc.assert(
+      fc.property(policyArb.chain((p) => fc.tuple(fc.constant(p), requestArb(p))), ([policy, request]) => {
+        const flipped: Policy = { ...policy, default_action: policy.default_action === 'Allow' ? 'Deny' : 'Allow' }
+        const a = referenceEvaluate(policy, request.tool, request.args, request.context)
+        const b = referenceEvaluate(flipped, request.tool, request.args, request.context)
+        if ('error' in a) {
+          expect(b).toEqual(a)
+          return
+        }
+        expect('reason' in b && b.reason).toBe(a.reason)
+        if (a.reason.startsWith('no rule matched')) expect(a.decision).toBe(policy.default_action)
+        else if (a.reason.includes('condition failed')) expect([a.decision, 'decision' in b && b.decision]).toEqual(['Deny', 'Deny'])
+        else expect([a.decision, 'decision' in b && b.decision]).toEqual(['Allow', 'Allow'])
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('reads what JSON.parse reads, for well-formed texts', () => {
+    const plain = (v: JsonValue): unknown => {
+      switch (v.kind) {
+        case 'null': return null
+        case 'bool': case 'number': case 'string': return v.value
+        case 'array': return v.items.map(plain)
+        case 'object': return Object.fromEntries(v.members.map((m) => [m.key, plain(m.value)]))
+      }
+    }
+    const docArb = policyArb.chain((p) => requestArb(p)).filter((r) => readRequest(r.tool, r.args, r.context) !== undefined)
+    fc.assert(
+      fc.property(docArb, (request) => {
+        for (const bytes of [request.args, request.context]) {
+          const mine = readJson(bytes)
+          let theirs: unknown
+          try {
+            theirs = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes))
+          } catch {
+            // JSON.parse refuses a subset of what we refuse (not: lone surrogates, overflow, depth)
+            expect(mine).toHaveProperty('error')
+            continue
+          }
+          if (!('error' in mine)) expect(plain(mine.value)).toEqual(theirs)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('renders the same document to texts that read back equal', () => {
+    const doc: Doc = { t: 'obj', members: [['am"ount', { t: 'num', text: '1.5' }], ['é😀/', { t: 'str', value: 'a\\n"😀/\u0000' }]] }
+    const seen = new Set<string>()
+    for (let seed = 0; seed < 50; seed++) {
+      const bytes = renderDoc(doc, seed)
+      seen.add(new TextDecoder().decode(bytes))
+      const r = readJson(bytes)
+      expect(r).not.toHaveProperty('error')
+      if (!('error' in r)) expect(jsonEqual(r.value, valueOf(JSON.stringify({ 'am"ount': 1.5, 'é😀/': 'a\\n"😀/\u0000' })))).toBe(true)
+    }
+    expect(seen.size).toBeGreaterThan(5)
+    expect(aimsOf(policyWith(present('f'))).fields.Arguments).toEqual(['f'])
   })
 })

@@ -220,7 +220,10 @@ export function evaluateCondition(condition: Condition, sources: Sources): Outco
 // ---------------------------------------------------------------------------
 // Evaluation (spec §4, §5)
 
-export function referenceEvaluate(policy: Policy, tool: Uint8Array, args: Uint8Array, context: Uint8Array): RefResult {
+/** The request's inputs read and checked (spec §5), first error winning: the role and the three sources. */
+export function readRequest(tool: Uint8Array, args: Uint8Array, context: Uint8Array):
+  | { tool: string; role: string; sources: Sources }
+  | { error: string } {
   const toolName = decodeUtf8(tool)
   if (toolName === undefined) return { error: 'tool_name: invalid UTF-8' }
   const argsRead = readJson(args)
@@ -232,21 +235,26 @@ export function referenceEvaluate(policy: Policy, tool: Uint8Array, args: Uint8A
   const role = lastMember(ctx, 'role')
   if (role === undefined) return { error: 'context JSON: role is missing' }
   if (role.kind !== 'string') return { error: 'context JSON: role is not a string' }
-
-  const rule = tableOf(policy).get(toolName)?.get(role.value)
-  if (rule === undefined) return { decision: policy.default_action, reason: reasonNoRule(toolName, role.value) }
-  if (rule.condition === undefined || rule.condition === null) {
-    return { decision: 'Allow', reason: reasonNoCondition(toolName, role.value) }
-  }
   const sources: Sources = {
     Arguments: { input: args, value: argsRead.value },
     AgentAttributes: { input: context, value: lastMember(ctx, 'agent_attrs') },
     ResourceAttributes: { input: context, value: lastMember(ctx, 'resource_attrs') },
   }
-  const outcome = evaluateCondition(rule.condition, sources)
+  return { tool: toolName, role: role.value, sources }
+}
+
+export function referenceEvaluate(policy: Policy, tool: Uint8Array, args: Uint8Array, context: Uint8Array): RefResult {
+  const request = readRequest(tool, args, context)
+  if ('error' in request) return request
+  const rule = tableOf(policy).get(request.tool)?.get(request.role)
+  if (rule === undefined) return { decision: policy.default_action, reason: reasonNoRule(request.tool, request.role) }
+  if (rule.condition === undefined || rule.condition === null) {
+    return { decision: 'Allow', reason: reasonNoCondition(request.tool, request.role) }
+  }
+  const outcome = evaluateCondition(rule.condition, request.sources)
   return outcome.holds
-    ? { decision: 'Allow', reason: reasonPassed(toolName, role.value) }
-    : { decision: 'Deny', reason: reasonFailed(toolName, role.value, outcome.account) }
+    ? { decision: 'Allow', reason: reasonPassed(request.tool, request.role) }
+    : { decision: 'Deny', reason: reasonFailed(request.tool, request.role, outcome.account) }
 }
 
 /** Convenience for tests: the three inputs as strings (UTF-8 encoded). */

@@ -1,0 +1,306 @@
+// validate: JSON tree → typed Policy, checked against schemas/policy.schema.json
+// with ajv, whose errors are turned into one human diagnostic per root cause.
+
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Ajv2020Module from 'ajv/dist/2020.js'
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js'
+import type { Diagnostic, Locate, Span } from './diagnostics.js'
+import type { JsonNode } from './parse.js'
+import { CONDITION_FORMS, type Condition, type Policy, type Rule } from './policy.js'
+import { closest, helpFor } from './suggest.js'
+
+type Path = (string | number)[]
+type Schema = Record<string, unknown>
+
+export interface ValidateResult {
+  /** Present when there is no error (warnings allowed). */
+  policy?: Policy
+  diagnostics: Diagnostic[]
+}
+
+export function validate(tree: JsonNode, locate: Locate): ValidateResult {
+  const value = toPlain(tree)
+  const check = schemaValidator()
+  if (check(value)) return { policy: toPolicy(value as Policy), diagnostics: [] }
+  const diagnostics = explain(check.errors ?? [], tree, locate)
+  diagnostics.sort((a, b) => a.span.start - b.span.start || a.code.localeCompare(b.code))
+  const ok = !diagnostics.some((d) => d.severity === 'error')
+  return ok ? { policy: toPolicy(value as Policy), diagnostics } : { diagnostics }
+}
+
+let compiled: ValidateFunction | undefined
+
+function schemaValidator(): ValidateFunction {
+  if (compiled === undefined) {
+    const Ajv2020 = Ajv2020Module.default
+    // verbose: errors carry their schema, which names what was expected.
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, allowUnionTypes: true })
+    compiled = ajv.compile(JSON.parse(readFileSync(schemaPath(), 'utf8')) as Schema)
+  }
+  return compiled
+}
+
+/** The schema ships at the package root; this file runs from src/ (tests) or dist/src/ (built). */
+function schemaPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const candidate = join(dir, 'schemas', 'policy.schema.json')
+    if (existsSync(candidate)) return candidate
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error('schemas/policy.schema.json not found next to the perso package')
+    dir = parent
+  }
+}
+
+interface Issue {
+  path: Path
+  error: ErrorObject
+}
+
+function explain(errors: readonly ErrorObject[], tree: JsonNode, locate: Locate): Diagnostic[] {
+  const issues = errors
+    // ajv reports a bad property name twice: once as `enum` (with propertyName), once as `propertyNames`.
+    .filter((e) => e.keyword !== 'propertyNames')
+    .map((error): Issue => ({ path: toPath(error.instancePath, tree), error }))
+  const out: Diagnostic[] = []
+  const seen = new Set<string>()
+  const typeAt = new Set(issues.filter((i) => i.error.keyword === 'type').map((i) => key(i.path)))
+  const unknownKeys = issues.filter((i) => i.error.keyword === 'additionalProperties')
+  const absorbed = new Set<Issue>()
+
+  for (const issue of issues) {
+    const { error, path } = issue
+    const here = key(path)
+    // One type error per value; an enum or a second `type` at a mistyped value is noise.
+    if ((error.keyword === 'type' || error.keyword === 'enum') && error.propertyName === undefined) {
+      if (seen.has(here) || (error.keyword === 'enum' && typeAt.has(here))) continue
+      seen.add(here)
+    }
+    if (error.keyword === 'required') {
+      const missing = String(error.params.missingProperty)
+      // A misspelled required key is one mistake: report the missing key at the misspelling.
+      const typo = unknownKeys.find((u) => key(u.path) === here && !absorbed.has(u) &&
+        resembles(String(u.error.params.additionalProperty), missing))
+      if (typo !== undefined) absorbed.add(typo)
+      out.push(missingKey(issue, missing, typo, locate))
+      continue
+    }
+    if (error.keyword === 'additionalProperties') continue
+    out.push(describe(issue, tree, locate))
+  }
+  for (const u of unknownKeys) if (!absorbed.has(u)) out.push(unknownKey(u, locate))
+  return out
+}
+
+function describe({ error, path }: Issue, tree: JsonNode, locate: Locate): Diagnostic {
+  const schema = (error.parentSchema ?? {}) as Schema
+  const span = locate(path)
+  switch (error.keyword) {
+    case 'type': {
+      const node = nodeAt(tree, path)
+      const d = diagnostic('E020', `${name(path)} must be ${expected(path, schema)}, found ${found(node)}`, span)
+      const help = typeHelp(schema, node)
+      if (help !== undefined) d.help = help
+      return d
+    }
+    case 'enum': {
+      const allowed = (error.params.allowedValues as unknown[]).map(String)
+      if (error.propertyName !== undefined) {
+        const form = error.propertyName
+        return diagnostic('E023', `unknown condition form \`${form}\``, locate([...path, form], 'key'),
+          helpFor(form, allowed))
+      }
+      const given = String(error.data)
+      return diagnostic('E024', `unknown ${enumNoun(path)} \`${given}\``, span, helpFor(given, allowed))
+    }
+    case 'minProperties':
+      return diagnostic('E022', 'a condition must have exactly one key, found none', span,
+        path.at(-1) === 'condition'
+          ? `use one of ${list(CONDITION_FORMS)}, or \`null\` for no condition`
+          : `use one of ${list(CONDITION_FORMS)}`)
+    case 'maxProperties': {
+      const node = nodeAt(tree, path)
+      const keys = node?.kind === 'object' ? node.members.map((m) => `\`${m.key}\``).join(', ') : ''
+      return diagnostic('E022', `a condition must have exactly one key, found ${keys}`, span,
+        'to require several conditions, wrap them: `{"All": [{…}, {…}]}`')
+    }
+    default:
+      // The schema uses only the keywords above; anything else is a schema change this code missed.
+      return diagnostic('E029', `${name(path)} ${error.message ?? 'is invalid'}`, span)
+  }
+}
+
+function missingKey({ error, path }: Issue, missing: string, typo: Issue | undefined, locate: Locate): Diagnostic {
+  const what = String(((error.parentSchema ?? {}) as Schema).title ?? 'object')
+  const owner = what === 'policy' ? 'the policy' : what === 'rule' ? 'rule' : `\`${what}\``
+  const message = `${owner} is missing required key \`${missing}\``
+  if (typo !== undefined) {
+    const misspelled = String(typo.error.params.additionalProperty)
+    return diagnostic('E021', message, locate([...path, misspelled], 'key'),
+      `did you mean \`${missing}\` instead of \`${misspelled}\`?`)
+  }
+  // Point at the key that holds the object when there is one, not at a whole multi-line object.
+  const span = typeof path.at(-1) === 'string' ? locate(path, 'key') : locate(path)
+  return diagnostic('E021', message, span)
+}
+
+function unknownKey({ error, path }: Issue, locate: Locate): Diagnostic {
+  const unknown = String(error.params.additionalProperty)
+  const known = Object.keys(((error.parentSchema ?? {}) as Schema).properties ?? {}).filter((k) => k !== '$schema')
+  const near = closest(unknown, known) ?? known.find((k) => resembles(unknown, k))
+  return {
+    code: 'W001',
+    severity: 'warning',
+    message: `unknown key \`${unknown}\` is ignored`,
+    span: locate([...path, unknown], 'key'),
+    help: near !== undefined ? `did you mean \`${near}\`?` : `known keys here: ${list(known)}`,
+  }
+}
+
+function diagnostic(code: string, message: string, span: Span, help?: string): Diagnostic {
+  return help === undefined ? { code, severity: 'error', message, span } : { code, severity: 'error', message, span, help }
+}
+
+/** `tools`, `roles[1]`, `All[0]`: how a message names the value at a path. */
+function name(path: Path): string {
+  const last = path.at(-1)
+  if (last === undefined) return 'the policy'
+  if (typeof last === 'string') return `\`${last}\``
+  const parent = path.at(-2)
+  return `\`${parent === undefined ? '' : String(parent)}[${last}]\``
+}
+
+function expected(path: Path, schema: Schema): string {
+  const type = schema.type
+  if (path.length === 0) return 'a JSON object'
+  if (Array.isArray(type)) return 'a condition object or `null`'
+  if (type === 'object') return schema.title === 'condition' ? 'a condition object' : 'an object'
+  if (type === 'array') {
+    const items = (schema.items ?? {}) as Schema
+    if (items.type === 'string') return 'an array of strings'
+    if (typeof items.$ref === 'string') return `an array of ${items.$ref.endsWith('/rule') ? 'rules' : 'conditions'}`
+    return 'an array'
+  }
+  return type === 'number' ? 'a number' : type === 'string' ? 'a string' : `of type ${String(type)}`
+}
+
+function found(node: JsonNode | undefined): string {
+  switch (node?.kind) {
+    case 'object': return 'an object'
+    case 'array': return 'an array'
+    case 'string': return 'a string'
+    case 'number': return 'a number'
+    case 'boolean': return `\`${node.value}\``
+    default: return '`null`'
+  }
+}
+
+function typeHelp(schema: Schema, node: JsonNode | undefined): string | undefined {
+  if (schema.type === 'number' && node?.kind === 'string' && node.value.trim() !== '' && Number.isFinite(Number(node.value))) {
+    return `write the number without quotes: \`${node.value.trim()}\``
+  }
+  if (schema.type === 'array' && node?.kind === 'string') return `write a list: \`["${node.value}"]\``
+  if (schema.title === 'condition' && node?.kind === 'array') {
+    return 'a list of conditions goes inside `{"All": […]}` or `{"Any": […]}`'
+  }
+  return undefined
+}
+
+function enumNoun(path: Path): string {
+  const last = String(path.at(-1))
+  if (last.startsWith('source')) return 'source'
+  if (last === 'default_action') return 'default action'
+  return last
+}
+
+/** A near miss, or one name cut short of the other (`tool` for `tool_name`). */
+function resembles(written: string, meant: string): boolean {
+  const a = written.toLowerCase()
+  const b = meant.toLowerCase()
+  return closest(written, [meant]) === meant || (Math.min(a.length, b.length) >= 3 && (a.startsWith(b) || b.startsWith(a)))
+}
+
+const list = (names: readonly string[]): string => names.map((n) => `\`${n}\``).join(', ')
+
+/** A path key that cannot collide between `["a/b"]` and `["a", "b"]`. */
+const key = (path: Path): string => JSON.stringify(path)
+
+/** ajv's instancePath (a JSON pointer) → path steps, numbers where the tree has arrays. */
+function toPath(pointer: string, tree: JsonNode): Path {
+  if (pointer === '') return []
+  const path: Path = []
+  let node: JsonNode | undefined = tree
+  for (const raw of pointer.slice(1).split('/')) {
+    const step = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    if (node?.kind === 'array') {
+      const index = Number(step)
+      path.push(index)
+      node = node.items[index]
+    } else {
+      path.push(step)
+      node = node?.kind === 'object' ? node.members.findLast((m) => m.key === step)?.value : undefined
+    }
+  }
+  return path
+}
+
+function nodeAt(tree: JsonNode, path: Path): JsonNode | undefined {
+  let node: JsonNode | undefined = tree
+  for (const step of path) {
+    if (node?.kind === 'array' && typeof step === 'number') node = node.items[step]
+    else if (node?.kind === 'object') node = node.members.findLast((m) => m.key === step)?.value
+    else return undefined
+  }
+  return node
+}
+
+/** The tree as a plain JSON value; a repeated key's last value wins, as in the older engine's reader. */
+function toPlain(node: JsonNode): unknown {
+  switch (node.kind) {
+    case 'object': {
+      const out: Record<string, unknown> = {}
+      // defineProperty, so a key named `__proto__` is data, not a prototype change.
+      for (const m of node.members) {
+        Object.defineProperty(out, m.key, { value: toPlain(m.value), enumerable: true, writable: true, configurable: true })
+      }
+      return out
+    }
+    case 'array': return node.items.map(toPlain)
+    case 'null': return null
+    default: return node.value
+  }
+}
+
+/** Keeps only what the spec defines, so unknown keys (already warned about) go no further. */
+function toPolicy(p: Policy): Policy {
+  return {
+    version: p.version,
+    default_action: p.default_action,
+    tools: p.tools,
+    roles: p.roles,
+    rules: p.rules.map((r): Rule => {
+      const rule: Rule = { tool_name: r.tool_name, roles: r.roles }
+      if (r.condition !== undefined) rule.condition = r.condition === null ? null : toCondition(r.condition)
+      return rule
+    }),
+  }
+}
+
+function toCondition(c: Condition): Condition {
+  if ('All' in c) return { All: c.All.map(toCondition) }
+  if ('Any' in c) return { Any: c.Any.map(toCondition) }
+  if ('Not' in c) return { Not: toCondition(c.Not) }
+  if ('NumericCheck' in c) {
+    const { source, field, op, value } = c.NumericCheck
+    return { NumericCheck: { source, field, op, value } }
+  }
+  if ('StringCheck' in c) {
+    const { source, field, op, value } = c.StringCheck
+    return { StringCheck: { source, field, op, value } }
+  }
+  if ('FieldPresent' in c) return { FieldPresent: { source: c.FieldPresent.source, field: c.FieldPresent.field } }
+  const { source_a, field_a, source_b, field_b } = c.FieldEquals
+  return { FieldEquals: { source_a, field_a, source_b, field_b } }
+}

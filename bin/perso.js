@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The installed `perso` command: real streams and files in, exit code out.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { main } from '../dist/src/cli/main.js'
+
+const io = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  readFile: (path) => readFileSync(path),
+  writeFile: (path, bytes) => writeFileSync(path, bytes),
+  isTTY: process.stdout.isTTY === true,
+  env: process.env,
+}
+
+process.exitCode = await main(process.argv.slice(2), io)

@@ -1,0 +1,52 @@
+// `perso check <policy.json>`: validate a policy and print every diagnostic,
+// then a one-line summary. Loads the compiler's front end only, never binaryen.
+
+import { type Command, Option } from 'commander'
+import type { Diagnostic } from '../compiler/diagnostics.js'
+import { EXIT, EXIT_CODES_HELP, type Io, plural, readInput, wantsColor } from './io.js'
+import type { VerbContext } from './main.js'
+
+interface CheckOptions {
+  strict?: boolean
+  format: 'human' | 'json'
+}
+
+export function define(command: Command, { io, exit }: VerbContext): void {
+  command
+    .argument('<policy>', 'the policy JSON file')
+    .option('--strict', 'treat warnings as errors')
+    .addOption(new Option('--format <format>', 'how to print diagnostics').choices(['human', 'json']).default('human'))
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(async (file: string, options: CheckOptions) => exit(await runCheck(io, file, options)))
+}
+
+export async function runCheck(io: Io, file: string, options: CheckOptions): Promise<number> {
+  const source = readInput(io, file)
+  const { check } = await import('../compiler/compile.js')
+  const result = check(source, { filename: file, strict: options.strict === true })
+  const { diagnostics } = result
+  const failed = diagnostics.some((d) => d.severity === 'error')
+  if (options.format === 'json') {
+    const { diagnosticsToJson } = await import('../compiler/render.js')
+    io.stdout(JSON.stringify(diagnosticsToJson(diagnostics, source, file), null, 2) + '\n')
+  } else {
+    const { renderDiagnostics } = await import('../compiler/render.js')
+    const text = renderDiagnostics(diagnostics, source, file, { color: wantsColor(io) })
+    io.stdout(text === '' ? '' : text + '\n')
+    io.stdout(`${file}: ${summary(diagnostics, result.policy?.rules.length, result.table?.size)}\n`)
+  }
+  return failed ? EXIT.invalid : EXIT.ok
+}
+
+/** `ok (7 rules, 21 table entries, 2 warnings)` or `3 errors, 1 warning`. */
+function summary(diagnostics: readonly Diagnostic[], rules: number | undefined, entries: number | undefined): string {
+  const errors = diagnostics.filter((d) => d.severity === 'error').length
+  const warnings = diagnostics.length - errors
+  if (errors > 0) return [plural(errors, 'error'), ...(warnings > 0 ? [plural(warnings, 'warning')] : [])].join(', ')
+  const facts = [
+    ...(rules !== undefined ? [plural(rules, 'rule')] : []),
+    ...(entries !== undefined ? [`${entries} table ${entries === 1 ? 'entry' : 'entries'}`] : []),
+    ...(warnings > 0 ? [plural(warnings, 'warning')] : []),
+  ]
+  return facts.length > 0 ? `ok (${facts.join(', ')})` : 'ok'
+}

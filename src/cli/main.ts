@@ -1,0 +1,55 @@
+// The perso command line: finds the verb, loads only that verb's module, and
+// turns every way out (usage error, user error, bug) into an exit code.
+
+import { Command, CommanderError } from 'commander'
+import { EXIT, EXIT_CODES_HELP, type Io, UserError } from './io.js'
+
+export type { Io } from './io.js'
+
+export interface VerbContext {
+  io: Io
+  /** Sets the exit code the verb finished with. */
+  exit: (code: number) => void
+}
+
+/** A verb module (`src/cli/<verb>.ts`): declares its arguments, options and action. */
+export interface Verb {
+  define(command: Command, context: VerbContext): void
+}
+
+/**
+ * The verbs, one line each. A verb's module is imported only when it is the
+ * one named, so `perso eval` never loads the compiler and `perso check` never
+ * loads binaryen.
+ */
+const VERBS: { name: string; summary: string; load: () => Promise<Verb> }[] = [
+  { name: 'check', summary: 'validate a policy and report every problem in it', load: () => import('./check.js') },
+]
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let code: number = EXIT.ok
+  try {
+    const program = new Command('perso')
+      .description('compile JSON access policies for AI-agent tool calls into tiny WebAssembly deciders')
+      .exitOverride()
+      .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+      .addHelpText('after', EXIT_CODES_HELP)
+    const named = argv[0] === 'help' ? argv[1] : argv[0]
+    for (const verb of VERBS) {
+      // Subcommands inherit exitOverride and the output redirection.
+      const command = program.command(verb.name).description(verb.summary).addHelpText('after', EXIT_CODES_HELP)
+      if (verb.name === named) (await verb.load()).define(command, { io, exit: (c) => (code = c) })
+    }
+    await program.parseAsync(argv, { from: 'user' })
+    return code
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage
+    if (e instanceof UserError) {
+      io.stderr(`perso: ${e.message}\n`)
+      return EXIT.invalid
+    }
+    const message = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim()
+    io.stderr(`perso: internal error: ${message} (this is a bug in perso; please report it)\n`)
+    return EXIT.internal
+  }
+}

@@ -308,7 +308,7 @@ const damageArb: fc.Arbitrary<Damage> = fc.oneof(
 )
 
 /** Deep nesting around the limit, spliced in as the whole arguments text. */
-const deepArgsArb = fc.tuple(fc.constantFrom(127, 128, 129, 1000), fc.constantFrom('arr' as const, 'obj' as const)).map(([d, k]) => nested(d, k))
+const deepArgsArb = fc.tuple(fc.constantFrom(127, 128, 129, 1000, 100_000), fc.constantFrom('arr' as const, 'obj' as const)).map(([d, k]) => nested(d, k))
 
 /**
  * A request aimed at `policy`: mostly tools, roles and fields its rules mention,

@@ -1,0 +1,102 @@
+// Differential test: random policies compiled to artifacts, random requests run
+// through each artifact and through the reference evaluator; decisions, reasons
+// (byte for byte, response included) and error inputs must agree.
+// Skipped until the runtime template is built (`npm run build:runtime`).
+// Reproduce a failure with the seed and path fast-check prints; scale with PERSO_FUZZ_RUNS.
+
+import fc from 'fast-check'
+import { existsSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import type { Policy } from '../src/compiler/policy.js'
+import { policyArb, policySource, requestArb, type Request } from './support/arbitraries.js'
+import { show } from './support/json-text.js'
+import { expandTable, referenceEvaluate, responseJson } from './support/reference.js'
+
+const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
+const POLICIES = Number(process.env.PERSO_FUZZ_RUNS ?? 200)
+/** Requests per compiled policy: up to this many (about half on average), so a failure shrinks to one. */
+const REQUESTS_PER_POLICY = 40
+
+/** Where the artifact's answer first departs from the reference's, or undefined when they agree. */
+function disagreement(policy: Policy, request: Request, answer: string): string | undefined {
+  const want = referenceEvaluate(policy, request.tool, request.args, request.context)
+  let got: unknown
+  try {
+    got = JSON.parse(answer)
+  } catch {
+    return `artifact answered text that is not JSON: ${answer}`
+  }
+  if ('error' in want) {
+    // Only the input name must agree: messages and byte positions may legitimately differ.
+    const input = want.error.slice(0, want.error.indexOf(':'))
+    const keys = typeof got === 'object' && got !== null ? Object.keys(got) : []
+    const error = (got as { error?: unknown }).error
+    if (keys.length !== 1 || typeof error !== 'string') return `want an error for ${input}, got ${answer}`
+    if (error.slice(0, error.indexOf(':')) !== input) return `want an error for \`${input}\` (${want.error}), got ${answer}`
+    return undefined
+  }
+  const expected = responseJson(want)
+  return answer === expected ? undefined : `want ${expected}\n got ${answer}`
+}
+
+const casesArb = policyArb.chain((policy) =>
+  fc.record({
+    policy: fc.constant(policy),
+    requests: fc.array(requestArb(policy), { minLength: 1, maxLength: REQUESTS_PER_POLICY, size: 'max' }),
+    // One widely used SDK never releases its inputs; memory must stay bounded and decisions unchanged either way.
+    releaseInputs: fc.boolean(),
+  }),
+)
+
+describe.skipIf(!existsSync(TEMPLATE))('differential: compiled artifact against the reference evaluator', () => {
+  it(`agrees on ${POLICIES} random policies × up to ${REQUESTS_PER_POLICY} requests`, async () => {
+    const { compile } = await import('../src/compiler/compile.js')
+    const { RawArtifact } = await import('../src/host/abi.js')
+    await fc.assert(
+      fc.asyncProperty(casesArb, async ({ policy, requests, releaseInputs }) => {
+        const source = policySource(policy)
+        const compiled = await compile(source)
+        if (compiled.wasm === undefined) {
+          throw new Error(`policy did not compile:\n${source}\n${JSON.stringify(compiled.diagnostics, null, 2)}`)
+        }
+        // The reference reads the policy as the compiler does: from its text (-0 is written `0`, for one).
+        const asWritten = JSON.parse(source) as Policy
+        const artifact = RawArtifact.loadSync(compiled.wasm, { releaseInputs })
+        for (const request of requests) {
+          const answer = artifact.evaluateBytes(request.tool, request.args, request.context)
+          const why = disagreement(asWritten, request, answer)
+          if (why !== undefined) {
+            throw new Error(
+              `${why}\npolicy: ${source}\ntool: ${JSON.stringify(show(request.tool))} bytes [${[...request.tool].join(',')}]\n` +
+                `args: ${JSON.stringify(show(request.args).slice(0, 2000))}\ncontext: ${JSON.stringify(show(request.context).slice(0, 2000))}`,
+            )
+          }
+        }
+        expect(artifact.init()).toEqual({ ok: true, version: policy.version })
+      }),
+      { numRuns: POLICIES },
+    )
+  }, 120_000)
+})
+
+// Needs no template or binaryen: the front end and expansion only.
+describe('differential: expansion against the reference', () => {
+  it('accepts every random policy and builds the same (tool, role) → rule table', async () => {
+    const { check } = await import('../src/compiler/compile.js')
+    fc.assert(
+      fc.property(policyArb, (policy) => {
+        const source = policySource(policy)
+        const checked = check(source)
+        if (checked.table === undefined) {
+          throw new Error(`policy was refused:\n${source}\n${JSON.stringify(checked.diagnostics, null, 2)}`)
+        }
+        const asWritten = JSON.parse(source) as Policy
+        const want = [...expandTable(asWritten)]
+          .flatMap(([tool, byRole]) => [...byRole].map(([role, rule]) => ({ tool, role, rule: asWritten.rules.indexOf(rule) })))
+          .sort((a, b) => (a.tool < b.tool ? -1 : a.tool > b.tool ? 1 : a.role < b.role ? -1 : a.role > b.role ? 1 : 0))
+        expect(checked.table.entries()).toEqual(want)
+      }),
+      { numRuns: 500 },
+    )
+  })
+})

@@ -77,6 +77,36 @@ export class RawArtifact {
     return text
   }
 
+  /** Copies `text` as UTF-8 straight into a fresh buffer; [ptr, bytes written], ptr 0 when out of memory. */
+  private writeString(text: string): [number, number] {
+    const room = text.length * 3
+    const ptr = this.exports.alloc(room)
+    if (ptr === 0 && room > 0) return [0, 0]
+    const { written } = encoder.encodeInto(text, new Uint8Array(this.exports.memory.buffer, ptr, room))
+    return [ptr, written]
+  }
+
+  /**
+   * The raw JSON text the artifact answers, encoding the strings in place (no
+   * intermediate copies). Strings with lone surrogates are the caller's to refuse:
+   * UTF-8 cannot carry them, and encodeInto would replace them.
+   */
+  evaluateStrings(tool: string, args: string, context: string): string {
+    const [toolPtr, toolLen] = this.writeString(tool)
+    const [argsPtr, argsLen] = this.writeString(args)
+    const [ctxPtr, ctxLen] = this.writeString(context)
+    if ((toolPtr === 0 && tool !== '') || (argsPtr === 0 && args !== '') || (ctxPtr === 0 && context !== '')) {
+      return JSON.stringify({ error: 'host: the artifact could not reserve memory for the inputs' })
+    }
+    const text = this.response(this.exports.evaluate(toolPtr, toolLen, argsPtr, argsLen, ctxPtr, ctxLen))
+    if (this.releaseInputs) {
+      this.exports.dealloc(toolPtr, tool.length * 3)
+      this.exports.dealloc(argsPtr, args.length * 3)
+      this.exports.dealloc(ctxPtr, context.length * 3)
+    }
+    return text
+  }
+
   evaluate(tool: string | Uint8Array, args: string | Uint8Array, context: string | Uint8Array): Answer {
     const bytes = (x: string | Uint8Array): Uint8Array => (typeof x === 'string' ? encoder.encode(x) : x)
     return JSON.parse(this.evaluateBytes(bytes(tool), bytes(args), bytes(context))) as Answer

@@ -1,0 +1,46 @@
+// The artifact ABI (spec §6): exactly these exports, no imports. The policy is
+// compiled in at `__perso_policy`, which `emit` sets and then un-exports.
+
+import './abort'
+import { Header, hasPolicy, header, __perso_policy } from './blob'
+import { decide } from './decide'
+import { beginCall, inMemory } from './memory'
+import { begin, error, finish, putEscaped, putLiteral } from './response'
+import { sha256 } from './sha256'
+import { bytesEqual } from './text'
+
+export { __perso_policy } from './blob'
+export { alloc } from './memory'
+
+/** Always safe: the arena is reclaimed wholesale at the next call (design.md "Memory model"). */
+export function dealloc(ptr: usize, len: usize): void {}
+
+export function init(ptr: usize, len: usize): usize {
+  beginCall(endIfInMemory(ptr, len))
+  if (!hasPolicy()) return error('init', 'no policy is compiled into this module')
+  if (len != 0) {
+    if (!inMemory(ptr, len)) return error('init', 'buffer outside memory')
+    let digest = sha256(ptr, len)
+    if (digest == 0) return error('init', 'out of memory')
+    if (!bytesEqual(digest, <usize>__perso_policy + <usize>Header.Sha256, 32)) {
+      return error('init', 'this artifact was compiled from another policy; recompile it with perso compile')
+    }
+  }
+  begin()
+  putLiteral('{"ok":true,"version":"')
+  putEscaped(header(Header.VersionPtr), header(Header.VersionLen))
+  putLiteral('"}')
+  return finish()
+}
+
+export function evaluate(toolPtr: usize, toolLen: usize, argsPtr: usize, argsLen: usize, ctxPtr: usize, ctxLen: usize): usize {
+  let floor = max(max(endIfInMemory(toolPtr, toolLen), endIfInMemory(argsPtr, argsLen)), endIfInMemory(ctxPtr, ctxLen))
+  beginCall(floor)
+  if (!hasPolicy()) return error('evaluate', 'no policy is compiled into this module')
+  return decide(toolPtr, toolLen, argsPtr, argsLen, ctxPtr, ctxLen)
+}
+
+/** End of a host buffer, to keep scratch above it; 0 for a buffer outside memory. */
+function endIfInMemory(ptr: usize, len: usize): u64 {
+  return inMemory(ptr, len) ? <u64>ptr + <u64>len : 0
+}

@@ -1,0 +1,341 @@
+// Strict JSON (RFC 8259) over bytes: a validator that keeps its container stack in
+// two u64 bit sets (depth is capped at 128, so no recursion and no stack growth),
+// and skip helpers that walk text the validator has already accepted.
+
+import { utf8Sequence } from './text'
+import { parseNumber } from './number'
+
+/** Deepest nesting accepted: 128 open containers. */
+export const MAX_DEPTH: i32 = 128
+
+export const enum JsonError {
+  None = 0,
+  Empty,
+  UnexpectedEnd,
+  ExpectedValue,
+  ExpectedKey,
+  ExpectedColon,
+  ExpectedCommaOrBrace,
+  ExpectedCommaOrBracket,
+  Trailing,
+  InvalidEscape,
+  LoneSurrogate,
+  InvalidUtf8,
+  ControlCharacter,
+  InvalidNumber,
+  NumberOutOfRange,
+  TooDeep,
+}
+
+/** The first error of the last `validate`, and its byte offset in the text. */
+export let errorCode: JsonError = JsonError.None
+export let errorAt: usize = 0
+/** Span of the root value of the last successful `validate`. */
+export let rootStart: usize = 0
+export let rootEnd: usize = 0
+
+let textStart: usize = 0
+/** Bit i set: the container at depth i is an object. */
+let objectsLow: u64 = 0
+let objectsHigh: u64 = 0
+
+function fail(code: JsonError, at: usize): usize {
+  errorCode = code
+  errorAt = at - textStart
+  return 0
+}
+
+export function isSpace(c: u32): bool {
+  return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09
+}
+
+export function skipSpace(p: usize, end: usize): usize {
+  while (p < end && isSpace(load<u8>(p))) p++
+  return p
+}
+
+function isDigit(c: u32): bool {
+  return c - 0x30 < 10
+}
+
+function setObject(depth: i32, object: bool): void {
+  let bit: u64 = <u64>1 << (<u64>depth & 63)
+  if (depth < 64) objectsLow = object ? objectsLow | bit : objectsLow & ~bit
+  else objectsHigh = object ? objectsHigh | bit : objectsHigh & ~bit
+}
+
+function isObject(depth: i32): bool {
+  let bit: u64 = <u64>1 << (<u64>depth & 63)
+  return ((depth < 64 ? objectsLow : objectsHigh) & bit) != 0
+}
+
+/**
+ * Checks that `[start, start + len)` is exactly one JSON text. On success sets
+ * `rootStart`/`rootEnd`; on failure sets `errorCode`/`errorAt` (first error wins).
+ */
+export function validate(start: usize, len: usize): bool {
+  let end = start + len
+  textStart = start
+  errorCode = JsonError.None
+  let p = skipSpace(start, end)
+  if (p == end) return fail(JsonError.Empty, p) != 0
+  rootStart = p
+  let depth: i32 = 0
+  while (true) {
+    // p is at the start of a value.
+    if (p >= end) return fail(JsonError.UnexpectedEnd, p) != 0
+    let c = <u32>load<u8>(p)
+    if (c == 0x7b || c == 0x5b) {
+      if (depth == MAX_DEPTH) return fail(JsonError.TooDeep, p) != 0
+      let object = c == 0x7b
+      setObject(depth, object)
+      depth++
+      p = skipSpace(p + 1, end)
+      if (p >= end) return fail(JsonError.UnexpectedEnd, p) != 0
+      let d = <u32>load<u8>(p)
+      if (object && d != 0x7d) {
+        p = scanKeyAndColon(p, end)
+        if (p == 0) return false
+        continue
+      }
+      if (!object && d != 0x5d) continue
+      p++
+      depth--
+    } else if (c == 0x22) {
+      p = scanString(p, end)
+    } else if (c == 0x2d || isDigit(c)) {
+      p = scanNumber(p, end)
+    } else {
+      p = scanLiteral(p, end)
+    }
+    if (p == 0) return false
+    // After a value: close containers until a separator starts the next value.
+    let next = false
+    while (!next) {
+      if (depth == 0) {
+        rootEnd = p
+        p = skipSpace(p, end)
+        return p == end || fail(JsonError.Trailing, p) != 0
+      }
+      p = skipSpace(p, end)
+      if (p >= end) return fail(JsonError.UnexpectedEnd, p) != 0
+      let d = <u32>load<u8>(p)
+      let object = isObject(depth - 1)
+      if (d == 0x2c) {
+        p = skipSpace(p + 1, end)
+        if (object) {
+          p = scanKeyAndColon(p, end)
+          if (p == 0) return false
+        }
+        next = true
+      } else if (d == (object ? 0x7d : 0x5d)) {
+        p++
+        depth--
+      } else {
+        return fail(object ? JsonError.ExpectedCommaOrBrace : JsonError.ExpectedCommaOrBracket, p) != 0
+      }
+    }
+  }
+  return false
+}
+
+/** At a member's key: scans `"key"`, white space, `:`, white space; returns the value's start. */
+function scanKeyAndColon(p: usize, end: usize): usize {
+  if (p >= end) return fail(JsonError.UnexpectedEnd, p)
+  if (load<u8>(p) != 0x22) return fail(JsonError.ExpectedKey, p)
+  p = scanString(p, end)
+  if (p == 0) return 0
+  p = skipSpace(p, end)
+  if (p >= end) return fail(JsonError.UnexpectedEnd, p)
+  if (load<u8>(p) != 0x3a) return fail(JsonError.ExpectedColon, p)
+  return skipSpace(p + 1, end)
+}
+
+function scanLiteral(p: usize, end: usize): usize {
+  let c = <u32>load<u8>(p)
+  let word: u32 = 0
+  let n: usize = 4
+  if (c == 0x74) word = 0x65757274 // "true"
+  else if (c == 0x6e) word = 0x6c6c756e // "null"
+  else if (c == 0x66) {
+    // "false": "fals" then "e"
+    if (p + 5 <= end && load<u32>(p) == 0x736c6166 && load<u8>(p, 4) == 0x65) return p + 5
+    return fail(JsonError.ExpectedValue, p)
+  } else return fail(JsonError.ExpectedValue, p)
+  if (p + n <= end && load<u32>(p) == word) return p + n
+  return fail(JsonError.ExpectedValue, p)
+}
+
+/** Value of 4 hex digits at p, or -1. */
+function hex4(p: usize, end: usize): i32 {
+  if (p + 4 > end) return -1
+  let v: i32 = 0
+  for (let i: usize = 0; i < 4; i++) {
+    let c = <i32>load<u8>(p + i)
+    let d: i32
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30
+    else if (c >= 0x61 && c <= 0x66) d = c - 0x57
+    else if (c >= 0x41 && c <= 0x46) d = c - 0x37
+    else return -1
+    v = (v << 4) | d
+  }
+  return v
+}
+
+/** At an opening quote: checks the string and returns the position after its closing quote. */
+function scanString(p: usize, end: usize): usize {
+  p++
+  while (true) {
+    if (p >= end) return fail(JsonError.UnexpectedEnd, p)
+    let c = <u32>load<u8>(p)
+    if (c == 0x22) return p + 1
+    if (c == 0x5c) {
+      if (p + 1 >= end) return fail(JsonError.UnexpectedEnd, p + 1)
+      let e = <u32>load<u8>(p, 1)
+      if (e == 0x75) {
+        let u = hex4(p + 2, end)
+        if (u < 0) return fail(JsonError.InvalidEscape, p)
+        if (u >= 0xdc00 && u <= 0xdfff) return fail(JsonError.LoneSurrogate, p)
+        if (u >= 0xd800 && u <= 0xdbff) {
+          let q = p + 6
+          if (q + 1 >= end || load<u8>(q) != 0x5c || load<u8>(q, 1) != 0x75) return fail(JsonError.LoneSurrogate, p)
+          let low = hex4(q + 2, end)
+          if (low < 0) return fail(JsonError.InvalidEscape, q)
+          if (low < 0xdc00 || low > 0xdfff) return fail(JsonError.LoneSurrogate, p)
+          p += 12
+        } else p += 6
+      } else if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
+        p += 2
+      } else return fail(JsonError.InvalidEscape, p)
+    } else if (c < 0x20) {
+      return fail(JsonError.ControlCharacter, p)
+    } else if (c < 0x80) {
+      p++
+    } else {
+      let n = utf8Sequence(p, end)
+      if (n == 0) return fail(JsonError.InvalidUtf8, p)
+      p += n
+    }
+  }
+  return 0
+}
+
+/** At `-` or a digit: checks the number grammar and that the value fits a double. */
+function scanNumber(start: usize, end: usize): usize {
+  let p = start
+  if (load<u8>(p) == 0x2d) p++
+  if (p >= end || !isDigit(load<u8>(p))) return fail(JsonError.InvalidNumber, p)
+  let intStart = p
+  if (load<u8>(p) == 0x30) p++
+  else while (p < end && isDigit(load<u8>(p))) p++
+  let intDigits = p - intStart
+  // Decimal position of the first significant digit, for the cheap overflow check.
+  let leadingFractionZeros: i64 = 0
+  let zero = load<u8>(intStart) == 0x30
+  if (p < end && load<u8>(p) == 0x2e) {
+    p++
+    if (p >= end || !isDigit(load<u8>(p))) return fail(JsonError.InvalidNumber, p)
+    while (p < end && isDigit(load<u8>(p))) {
+      if (zero) {
+        if (load<u8>(p) == 0x30) leadingFractionZeros++
+        else zero = false
+      }
+      p++
+    }
+  }
+  let exponent: i64 = 0
+  if (p < end && (load<u8>(p) | 0x20) == 0x65) {
+    p++
+    let negative = false
+    if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) {
+      negative = load<u8>(p) == 0x2d
+      p++
+    }
+    if (p >= end || !isDigit(load<u8>(p))) return fail(JsonError.InvalidNumber, p)
+    while (p < end && isDigit(load<u8>(p))) {
+      // Saturate: beyond a billion the value is 0 or infinite either way.
+      if (exponent < 1000000000) exponent = exponent * 10 + <i64>(load<u8>(p) - 0x30)
+      p++
+    }
+    if (negative) exponent = -exponent
+  }
+  if (zero) return p
+  // The value lies in [10^(m-1), 10^m).
+  let magnitude: i64 = load<u8>(intStart) == 0x30 ? exponent - leadingFractionZeros : <i64>intDigits + exponent
+  // The largest double is about 1.8e308: below 10^308 always fits, from 10^309 never;
+  // only [10^308, 10^309) needs the full conversion.
+  if (magnitude > 309) return fail(JsonError.NumberOutOfRange, start)
+  if (magnitude == 309 && !isFinite(parseNumber(start, p))) return fail(JsonError.NumberOutOfRange, start)
+  return p
+}
+
+// ---- Walking text that `validate` accepted: no checks needed, every token is closed.
+
+/** At an opening quote: the position after the closing quote. */
+export function skipString(p: usize): usize {
+  p++
+  while (true) {
+    let c = load<u8>(p)
+    if (c == 0x22) return p + 1
+    p += c == 0x5c ? 2 : 1
+  }
+  return p
+}
+
+/** The end of the valid value starting at `p`; `end` bounds a scalar at the end of the text. */
+export function skipValue(p: usize, end: usize): usize {
+  let c = <u32>load<u8>(p)
+  if (c == 0x22) return skipString(p)
+  if (c == 0x7b || c == 0x5b) {
+    let depth: i32 = 0
+    while (true) {
+      c = load<u8>(p)
+      if (c == 0x22) {
+        p = skipString(p)
+        continue
+      }
+      if (c == 0x7b || c == 0x5b) depth++
+      else if (c == 0x7d || c == 0x5d) {
+        depth--
+        if (depth == 0) return p + 1
+      }
+      p++
+    }
+  }
+  while (p < end) {
+    c = load<u8>(p)
+    if (c == 0x2c || c == 0x7d || c == 0x5d || isSpace(c)) break
+    p++
+  }
+  return p
+}
+
+/** Span of the current member's key (inside the quotes) and value, set by `nextMember`. */
+export let keyStart: usize = 0
+export let keyEnd: usize = 0
+export let valueStart: usize = 0
+export let valueEnd: usize = 0
+
+/**
+ * Iterates an object or array: start with `p` just after `{` or `[`; each call
+ * reads one member (for objects key and value, for arrays the value) and returns
+ * where the next starts, or 0 after the closing bracket.
+ */
+export function nextMember(p: usize, end: usize, object: bool): usize {
+  p = skipSpace(p, end)
+  let c = load<u8>(p)
+  if (c == 0x7d || c == 0x5d) return 0
+  if (object) {
+    keyStart = p + 1
+    p = skipString(p)
+    keyEnd = p - 1
+    p = skipSpace(p, end) + 1
+    p = skipSpace(p, end)
+  }
+  valueStart = p
+  p = skipValue(p, end)
+  valueEnd = p
+  p = skipSpace(p, end)
+  if (load<u8>(p) == 0x2c) p++
+  return p
+}

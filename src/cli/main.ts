@@ -33,10 +33,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
       .description('compile JSON access policies for AI-agent tool calls into tiny WebAssembly deciders')
       .exitOverride()
       .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+      .showHelpAfterError('(run `perso --help` for usage)')
       .addHelpText('after', EXIT_CODES_HELP)
     const named = argv[0] === 'help' ? argv[1] : argv[0]
     for (const verb of VERBS) {
-      // Subcommands inherit exitOverride and the output redirection.
+      // Subcommands inherit exitOverride, the output redirection and the usage hint; each lists the exit codes.
       const command = program.command(verb.name).description(verb.summary).addHelpText('after', EXIT_CODES_HELP)
       if (verb.name === named) (await verb.load()).define(command, { io, exit: (c) => (code = c) })
     }

@@ -114,7 +114,7 @@ function excerpt(source: Uint8Array, map: SourceMap, span: Span, mark: (s: strin
   const lineEnd = map.lineEnd(lineStart)
   // Show at most MAX_SHOWN characters, starting a little before the span.
   let from = lineStart
-  if (map.codePoints(lineStart, span.start) > MAX_SHOWN - 20) {
+  if (map.codePoints(lineStart, span.start) > MAX_SHOWN - 20 && map.codePoints(lineStart, lineEnd) > MAX_SHOWN) {
     from = Math.max(lineStart, span.start - 20)
     while (from > lineStart && (source[from]! & 0xc0) === 0x80) from--
   }

@@ -10,7 +10,9 @@ import { describe, expect, it } from 'vitest'
 import type { Policy } from '../src/compiler/policy.js'
 import { policyArb, policySource, requestArb, type Request } from './support/arbitraries.js'
 import { show } from './support/json-text.js'
-import { expandTable, referenceEvaluate, responseJson } from './support/reference.js'
+import type { Condition } from '../src/compiler/policy.js'
+import { conditionArb } from './support/arbitraries.js'
+import { expandTable, label, numericText, referenceEvaluate, referenceEvaluateText, responseJson, stringText } from './support/reference.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
 const POLICIES = Number(process.env.PERSO_FUZZ_RUNS ?? 200)
@@ -98,5 +100,55 @@ describe('differential: expansion against the reference', () => {
       }),
       { numRuns: 500 },
     )
+  })
+})
+
+describe('differential: compile-time texts against the reference', () => {
+  it('renders every label, numeric and list text as the reference does', async () => {
+    const { lowerCondition } = await import('../src/compiler/lower.js')
+    const texts = await import('../src/compiler/texts.js')
+    type Lowered = ReturnType<typeof lowerCondition>
+    const compareTree = (condition: Condition, node: Lowered['root'], reads: Lowered['reads']): void => {
+      if ('All' in condition || 'Any' in condition || 'Not' in condition) {
+        expect(texts.label(node, reads)).toBe(label(condition))
+      }
+      if ('All' in condition && node.kind === 'all') condition.All.forEach((c, i) => compareTree(c, node.children[i]!, reads))
+      if ('Any' in condition && node.kind === 'any') condition.Any.forEach((c, i) => compareTree(c, node.children[i]!, reads))
+      if ('Not' in condition && node.kind === 'not') compareTree(condition.Not, node.child, reads)
+      if ('NumericCheck' in condition) {
+        const { op, value } = condition.NumericCheck
+        expect(texts.numericText(op, value)).toBe(numericText(op, value))
+      }
+      if ('StringCheck' in condition) {
+        const { op, value } = condition.StringCheck
+        expect(texts.listText(op, value)).toBe(stringText(op, value))
+      }
+    }
+    fc.assert(
+      fc.property(conditionArb(4), (condition) => {
+        const lowered = lowerCondition(condition, 0)
+        compareTree(condition, lowered.root, lowered.reads)
+      }),
+      { numRuns: 1000 },
+    )
+  })
+})
+
+describe('differential: the comparison itself', () => {
+  const policy: Policy = { version: 'v', default_action: 'Deny', tools: ['t'], roles: ['r'], rules: [] }
+  const enc = new TextEncoder()
+  const request = (args: string): Request => ({ tool: enc.encode('t'), args: enc.encode(args), context: enc.encode('{"role":"r"}') })
+  it('agrees with the exact response, and only with it', () => {
+    const want = responseJson(referenceEvaluateText(policy, 't', '{}', '{"role":"r"}'))
+    expect(disagreement(policy, request('{}'), want)).toBeUndefined()
+    expect(disagreement(policy, request('{}'), want.replace('Deny', 'Allow'))).toBeDefined()
+    expect(disagreement(policy, request('{}'), want.replace('}', ' }'))).toBeDefined()
+    expect(disagreement(policy, request('{}'), '{"error":"arguments JSON: x"}')).toBeDefined()
+  })
+  it('compares only the input name of errors', () => {
+    expect(disagreement(policy, request('{'), '{"error":"arguments JSON: whatever at byte 99"}')).toBeUndefined()
+    expect(disagreement(policy, request('{'), '{"error":"context JSON: whatever"}')).toBeDefined()
+    expect(disagreement(policy, request('{'), '{"decision":"Deny","reason":"x"}')).toBeDefined()
+    expect(disagreement(policy, request('{'), 'not json')).toBeDefined()
   })
 })

@@ -12,7 +12,7 @@ export interface VerbContext {
   exit: (code: number) => void
 }
 
-/** A verb module (`src/cli/<verb>.ts`): declares its arguments, options and action. */
+/** A verb module (`src/cli/<verb>.ts`): declares its arguments, options, action, and `EXIT_CODES_HELP` after its help. */
 export interface Verb {
   define(command: Command, context: VerbContext): void
 }
@@ -24,6 +24,9 @@ export interface Verb {
  */
 const VERBS: { name: string; summary: string; load: () => Promise<Verb> }[] = [
   { name: 'check', summary: 'validate a policy and report every problem in it', load: () => import('./check.js') },
+  { name: 'compile', summary: 'compile a policy into a self-contained .wasm artifact', load: () => import('./compile.js') },
+  { name: 'eval', summary: 'decide one tool call with an artifact (or a policy, compiled first)', load: () => import('./eval.js') },
+  { name: 'inspect', summary: "print an artifact's metadata, and with --wat its disassembly", load: () => import('./inspect.js') },
 ]
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -37,8 +40,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       .addHelpText('after', EXIT_CODES_HELP)
     const named = argv[0] === 'help' ? argv[1] : argv[0]
     for (const verb of VERBS) {
-      // Subcommands inherit exitOverride, the output redirection and the usage hint; each lists the exit codes.
-      const command = program.command(verb.name).description(verb.summary).addHelpText('after', EXIT_CODES_HELP)
+      // Subcommands inherit exitOverride, the output redirection and the usage hint.
+      const command = program.command(verb.name).description(verb.summary)
       if (verb.name === named) (await verb.load()).define(command, { io, exit: (c) => (code = c) })
     }
     await program.parseAsync(argv, { from: 'user' })

@@ -3,7 +3,7 @@
 
 import { type Command, Option } from 'commander'
 import type { Diagnostic } from '../compiler/diagnostics.js'
-import { EXIT, type Io, plural, readInput, wantsColor } from './io.js'
+import { EXIT, EXIT_CODES_HELP, type Io, plural, readInput, wantsColor } from './io.js'
 import type { VerbContext } from './main.js'
 
 interface CheckOptions {
@@ -16,6 +16,7 @@ export function define(command: Command, { io, exit }: VerbContext): void {
     .argument('<policy>', 'the policy JSON file')
     .option('--strict', 'treat warnings as errors')
     .addOption(new Option('--format <format>', 'how to print diagnostics').choices(['human', 'json']).default('human'))
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (file: string, options: CheckOptions) => exit(await runCheck(io, file, options)))
 }
 

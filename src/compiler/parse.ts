@@ -3,21 +3,10 @@
 // older engine's serde_json (no comments, no trailing commas, no duplicate keys).
 
 import type { Diagnostic, Locate, Span } from './diagnostics.js'
+import { type JsonMember, type JsonNode, locator } from './json-tree.js'
+import { firstInvalidUtf8 } from './utf8.js'
 
-export type JsonNode =
-  | { kind: 'object'; span: Span; members: JsonMember[] }
-  | { kind: 'array'; span: Span; items: JsonNode[] }
-  | { kind: 'string'; span: Span; value: string }
-  | { kind: 'number'; span: Span; value: number }
-  | { kind: 'boolean'; span: Span; value: boolean }
-  | { kind: 'null'; span: Span }
-
-/** One `"key": value` of an object; objects keep member order (and duplicates). */
-export interface JsonMember {
-  key: string
-  keySpan: Span
-  value: JsonNode
-}
+export type { JsonMember, JsonNode } from './json-tree.js'
 
 export interface ParseResult {
   /** Absent after a syntax error; present (with error diagnostics) after duplicate keys or overflowing numbers. */
@@ -75,31 +64,6 @@ function checkFile(bytes: Uint8Array): void {
     stop('E002', 'file is empty', { start: 0, end: 0 },
       'a policy is a JSON object: `{ "version": …, "default_action": …, "tools": […], "roles": […], "rules": […] }`')
   }
-}
-
-/** Index of the first byte that does not start a well-formed UTF-8 sequence, or -1. */
-function firstInvalidUtf8(b: Uint8Array): number {
-  let i = 0
-  while (i < b.length) {
-    const c = b[i]!
-    if (c < 0x80) { i++; continue }
-    let n: number
-    let min: number
-    if (c >= 0xc2 && c <= 0xdf) { n = 1; min = 0x80 }
-    else if (c >= 0xe0 && c <= 0xef) { n = 2; min = 0x800 }
-    else if (c >= 0xf0 && c <= 0xf4) { n = 3; min = 0x10000 }
-    else return i
-    let cp = c & (0x3f >> n)
-    for (let k = 1; k <= n; k++) {
-      const cc = b[i + k]
-      if (cc === undefined || (cc & 0xc0) !== 0x80) return i
-      cp = (cp << 6) | (cc & 0x3f)
-    }
-    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
-    if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return i
-    i += n + 1
-  }
-  return -1
 }
 
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
@@ -447,31 +411,3 @@ function hexDigit(c: number): number {
 }
 
 const hex4 = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0')
-
-/**
- * Finds the span at a JSON path. A path that leaves the tree (a missing key)
- * answers the span of the deepest node it reached, so a diagnostic still
- * points somewhere sensible.
- */
-function locator(tree: JsonNode | undefined): Locate {
-  return (path, part = 'value') => {
-    if (tree === undefined) return { start: 0, end: 0 }
-    let node: JsonNode = tree
-    let keySpan: Span | undefined
-    for (const step of path) {
-      let next: JsonNode | undefined
-      keySpan = undefined
-      if (typeof step === 'number' && node.kind === 'array') {
-        next = node.items[step]
-      } else if (typeof step === 'string' && node.kind === 'object') {
-        // The last occurrence is the one that counts (spec §3).
-        const member = node.members.findLast((m) => m.key === step)
-        next = member?.value
-        keySpan = member?.keySpan
-      }
-      if (next === undefined) return node.span
-      node = next
-    }
-    return part === 'key' && keySpan !== undefined ? keySpan : node.span
-  }
-}

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import Ajv2020Module from 'ajv/dist/2020.js'
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js'
 import type { Diagnostic, Locate, Span } from './diagnostics.js'
-import type { JsonNode } from './parse.js'
+import { type JsonNode, toPlain, walk } from './json-tree.js'
 import { CONDITION_FORMS, type Condition, type Policy, type Rule } from './policy.js'
 import { closest, helpFor } from './suggest.js'
 
@@ -247,30 +247,8 @@ function toPath(pointer: string, tree: JsonNode): Path {
 }
 
 function nodeAt(tree: JsonNode, path: Path): JsonNode | undefined {
-  let node: JsonNode | undefined = tree
-  for (const step of path) {
-    if (node?.kind === 'array' && typeof step === 'number') node = node.items[step]
-    else if (node?.kind === 'object') node = node.members.findLast((m) => m.key === step)?.value
-    else return undefined
-  }
-  return node
-}
-
-/** The tree as a plain JSON value; a repeated key's last value wins, as in the older engine's reader. */
-function toPlain(node: JsonNode): unknown {
-  switch (node.kind) {
-    case 'object': {
-      const out: Record<string, unknown> = {}
-      // defineProperty, so a key named `__proto__` is data, not a prototype change.
-      for (const m of node.members) {
-        Object.defineProperty(out, m.key, { value: toPlain(m.value), enumerable: true, writable: true, configurable: true })
-      }
-      return out
-    }
-    case 'array': return node.items.map(toPlain)
-    case 'null': return null
-    default: return node.value
-  }
+  const reached = walk(tree, path)
+  return reached.found ? reached.node : undefined
 }
 
 /** Keeps only what the spec defines, so unknown keys (already warned about) go no further. */

@@ -53,7 +53,10 @@ class Section {
   u16(v: number): void { this.view.setUint16(this.reserve(2), v, true) }
   u32(v: number): number { const at = this.reserve(4); this.view.setUint32(at, v, true); return at }
   f64(v: number): void { this.view.setFloat64(this.reserve(8), v, true) }
-  raw(data: Uint8Array): void { this.bytes.set(data, this.reserve(data.length)) }
+  raw(data: Uint8Array): void {
+    const at = this.reserve(data.length) // before reading this.bytes: reserve may replace it
+    this.bytes.set(data, at)
+  }
   pointer(target: Target): void { this.relocations.push({ at: this.u32(0), target }) }
   patch(at: number, v: number): void { this.view.setUint32(at, v, true) }
   align(n: number): void { while (this.length % n !== 0) this.u8(0) }

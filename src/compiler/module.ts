@@ -10,6 +10,17 @@ export interface Segment {
 
 const PAGE = 65536
 
+/**
+ * What the runtime template may use: the WebAssembly 2.0 basics that Node,
+ * browsers, Deno, Bun, wasmtime and wazero all run. Nothing newer.
+ */
+const FEATURES =
+  binaryen.Features.MutableGlobals |
+  binaryen.Features.NontrappingFPToInt |
+  binaryen.Features.BulkMemory |
+  binaryen.Features.BulkMemoryOpt |
+  binaryen.Features.SignExt
+
 /** Calls binaryen.js has but its typings miss. */
 interface DataSegments {
   getNumDataSegments(): number
@@ -22,7 +33,7 @@ export class WasmModule {
 
   static read(bytes: Uint8Array): WasmModule {
     const module = binaryen.readBinary(bytes)
-    module.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.BulkMemory | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt)
+    module.setFeatures(FEATURES)
     return new WasmModule(module)
   }
 

@@ -1,0 +1,74 @@
+// The artifact as a whole: ABI surface, no imports, determinism, metadata, init.
+
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { compile } from '../src/compiler/compile.js'
+import { RawArtifact } from '../src/host/abi.js'
+import { readMetadata } from '../src/host/metadata.js'
+
+const crm = readFileSync(new URL('../fixtures/crm.json', import.meta.url))
+
+async function build(source: Uint8Array | string): Promise<Uint8Array> {
+  const result = await compile(source, { filename: 'policy.json' })
+  if (result.wasm === undefined) throw new Error(JSON.stringify(result.diagnostics))
+  return result.wasm
+}
+
+describe('artifact', () => {
+  it('exports exactly the ABI of spec §6 and imports nothing', async () => {
+    const module = new WebAssembly.Module(await build(crm))
+    expect(WebAssembly.Module.imports(module)).toEqual([])
+    const exports = WebAssembly.Module.exports(module).map((e) => `${e.name}:${e.kind}`).sort()
+    expect(exports).toEqual(['alloc:function', 'dealloc:function', 'evaluate:function', 'init:function', 'memory:memory'])
+  })
+
+  it('is byte-identical when compiled twice', async () => {
+    const [a, b] = [await build(crm), await build(crm)]
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true)
+  })
+
+  it('carries metadata: version, hash of the source, counts and the fields each entry reads', async () => {
+    const metadata = readMetadata(new WebAssembly.Module(await build(crm)))
+    if (metadata instanceof Error) throw metadata
+    expect(metadata.version).toBe('crm-1.0.0')
+    expect(metadata.sha256).toMatch(/^[0-9a-f]{64}$/)
+    expect(metadata.counts).toMatchObject({ tools: 7, roles: 3, rules: 9 })
+    const refund = metadata.entries.find(([t, r]) => metadata.tools[t] === 'process_refund' && metadata.roles[r] === 'agent')
+    expect(refund).toBeDefined()
+    expect(metadata.conditions[refund![3]!]!.reads).toEqual([{ source: 'Arguments', field: 'amount' }])
+  })
+
+  it('decides the CRM scenarios', async () => {
+    const artifact = await RawArtifact.load(await build(crm))
+    const ctx = (role: string, agent = {}, resource = {}) =>
+      JSON.stringify({ role, agent_attrs: agent, resource_attrs: resource })
+    expect(artifact.evaluate('process_refund', '{"amount": 800}', ctx('agent'))).toEqual({
+      decision: 'Deny',
+      reason: "rule matched tool 'process_refund' for role 'agent'; condition failed: Arguments.amount = 800 is not Lte 500",
+    })
+    expect(artifact.evaluate('process_refund', '{"amount": 1500}', ctx('manager'))).toEqual({
+      decision: 'Allow',
+      reason: "rule matched tool 'process_refund' for role 'manager'; condition passed",
+    })
+    expect(artifact.evaluate('view_customer', '{}', ctx('agent'))).toEqual({
+      decision: 'Allow',
+      reason: "rule matched tool 'view_customer' for role 'agent'; no condition required",
+    })
+    expect(artifact.evaluate('drop_database', '{}', ctx('admin'))).toEqual({
+      decision: 'Deny',
+      reason: "no rule matched tool 'drop_database' for role 'admin'; applying default_action",
+    })
+    expect(artifact.evaluate('delete_customer', '{}', ctx('manager', { user_id: 'mgr-001' }, { owner_id: 'mgr-001' }))).toMatchObject({ decision: 'Allow' })
+    expect(artifact.evaluate('delete_customer', '{}', ctx('manager', { user_id: null }, { owner_id: null }))).toMatchObject({ decision: 'Deny' })
+  })
+
+  it('init answers ok for no policy and for its own source, an error for any other, and keeps deciding', async () => {
+    const artifact = await RawArtifact.load(await build(crm))
+    expect(artifact.init()).toEqual({ ok: true, version: 'crm-1.0.0' })
+    expect(artifact.init(crm)).toEqual({ ok: true, version: 'crm-1.0.0' })
+    const other = artifact.init(new TextEncoder().encode(crm.toString().replace('crm-1.0.0', 'crm-2.0.0')))
+    expect(other).toHaveProperty('error')
+    expect((other as { error: string }).error).toMatch(/recompile/)
+    expect(artifact.evaluate('view_customer', '{}', '{"role":"agent"}')).toMatchObject({ decision: 'Allow' })
+  })
+})

@@ -3,12 +3,13 @@
 
 import { type Command, Option } from 'commander'
 import type { Diagnostic } from '../compiler/diagnostics.js'
-import { EXIT, EXIT_CODES_HELP, type Io, plural, readInput, wantsColor } from './io.js'
+import { EXIT, EXIT_CODES_HELP, type Io, plural, readInput } from './io.js'
 import type { VerbContext } from './main.js'
+import { type Format, reportDiagnostics } from './report.js'
 
 interface CheckOptions {
   strict?: boolean
-  format: 'human' | 'json'
+  format: Format
 }
 
 export function define(command: Command, { io, exit }: VerbContext): void {
@@ -25,14 +26,8 @@ export async function runCheck(io: Io, file: string, options: CheckOptions): Pro
   const { check } = await import('../compiler/compile.js')
   const result = check(source, { filename: file, strict: options.strict === true })
   const { diagnostics } = result
-  const failed = diagnostics.some((d) => d.severity === 'error')
-  if (options.format === 'json') {
-    const { diagnosticsToJson } = await import('../compiler/render.js')
-    io.stdout(JSON.stringify(diagnosticsToJson(diagnostics, source, file), null, 2) + '\n')
-  } else {
-    const { renderDiagnostics } = await import('../compiler/render.js')
-    const text = renderDiagnostics(diagnostics, source, file, { color: wantsColor(io) })
-    io.stdout(text === '' ? '' : text + '\n')
+  const failed = await reportDiagnostics(io, io.stdout, diagnostics, source, file, options.format)
+  if (options.format === 'human') {
     io.stdout(`${file}: ${summary(diagnostics, result.policy?.rules.length, result.table?.size)}\n`)
   }
   return failed ? EXIT.invalid : EXIT.ok

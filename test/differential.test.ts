@@ -5,7 +5,7 @@
 // Reproduce a failure with the seed and path fast-check prints; scale with PERSO_FUZZ_RUNS.
 
 import fc from 'fast-check'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import type { Policy } from '../src/compiler/policy.js'
 import { policyArb, policySource, requestArb, type Request } from './support/arbitraries.js'
@@ -15,7 +15,7 @@ import { conditionArb } from './support/arbitraries.js'
 import { expandTable, label, numericText, referenceEvaluate, referenceEvaluateText, responseJson, stringText } from './support/reference.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
-const POLICIES = Number(process.env.PERSO_FUZZ_RUNS ?? 200)
+const POLICIES = Number(process.env.PERSO_FUZZ_RUNS ?? 120)
 /** Requests per compiled policy: up to this many (about half on average), so a failure shrinks to one. */
 const REQUESTS_PER_POLICY = 40
 
@@ -50,34 +50,64 @@ const casesArb = policyArb.chain((policy) =>
   }),
 )
 
+/** A compiled policy ready to answer: `evaluate` gives the raw response JSON text. */
+interface Decider {
+  evaluate(request: Request): string
+}
+type Link = (source: string, releaseInputs: boolean) => Promise<Decider>
+
+/** Runs random cases through `link`'s decider and the reference; throws with the whole case on the first disagreement. */
+async function agree(link: Link, numRuns: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(casesArb, async ({ policy, requests, releaseInputs }) => {
+      const source = policySource(policy)
+      // The reference reads the policy as the compiler does: from its text (-0 is written `0`, for one).
+      const asWritten = JSON.parse(source) as Policy
+      const decider = await link(source, releaseInputs)
+      for (const request of requests) {
+        const answer = decider.evaluate(request)
+        const why = disagreement(asWritten, request, answer)
+        if (why !== undefined) {
+          throw new Error(
+            `${why}\npolicy: ${source}\ntool: ${JSON.stringify(show(request.tool))} bytes [${[...request.tool].join(',')}]\n` +
+              `args: ${JSON.stringify(show(request.args).slice(0, 2000))}\ncontext: ${JSON.stringify(show(request.context).slice(0, 2000))}`,
+          )
+        }
+      }
+    }),
+    { numRuns },
+  )
+}
+
+const refused = (source: string, diagnostics: unknown): Error =>
+  new Error(`policy did not compile:\n${source}\n${JSON.stringify(diagnostics, null, 2)}`)
+
 describe.skipIf(!existsSync(TEMPLATE))('differential: compiled artifact against the reference evaluator', () => {
-  it(`agrees on ${POLICIES} random policies × up to ${REQUESTS_PER_POLICY} requests`, async () => {
+  it(`agrees on ${POLICIES} random policies × up to ${REQUESTS_PER_POLICY} requests (compile → artifact)`, async () => {
     const { compile } = await import('../src/compiler/compile.js')
     const { RawArtifact } = await import('../src/host/abi.js')
-    await fc.assert(
-      fc.asyncProperty(casesArb, async ({ policy, requests, releaseInputs }) => {
-        const source = policySource(policy)
-        const compiled = await compile(source)
-        if (compiled.wasm === undefined) {
-          throw new Error(`policy did not compile:\n${source}\n${JSON.stringify(compiled.diagnostics, null, 2)}`)
-        }
-        // The reference reads the policy as the compiler does: from its text (-0 is written `0`, for one).
-        const asWritten = JSON.parse(source) as Policy
-        const artifact = RawArtifact.loadSync(compiled.wasm, { releaseInputs })
-        for (const request of requests) {
-          const answer = artifact.evaluateBytes(request.tool, request.args, request.context)
-          const why = disagreement(asWritten, request, answer)
-          if (why !== undefined) {
-            throw new Error(
-              `${why}\npolicy: ${source}\ntool: ${JSON.stringify(show(request.tool))} bytes [${[...request.tool].join(',')}]\n` +
-                `args: ${JSON.stringify(show(request.args).slice(0, 2000))}\ncontext: ${JSON.stringify(show(request.context).slice(0, 2000))}`,
-            )
-          }
-        }
-        expect(artifact.init()).toEqual({ ok: true, version: policy.version })
-      }),
-      { numRuns: POLICIES },
-    )
+    await agree(async (source, releaseInputs) => {
+      const compiled = await compile(source)
+      if (compiled.wasm === undefined) throw refused(source, compiled.diagnostics)
+      const artifact = RawArtifact.loadSync(compiled.wasm, { releaseInputs })
+      return { evaluate: (r) => artifact.evaluateBytes(r.tool, r.args, r.context) }
+    }, POLICIES)
+  }, 120_000)
+
+  // The runtime and the blob without emit's binaryen step: the template is instantiated
+  // and the blob written into its memory (test/support/host.ts linkInMemory).
+  it(`agrees on ${POLICIES} random policies × up to ${REQUESTS_PER_POLICY} requests (codegen → template, linked in memory)`, async () => {
+    const { check } = await import('../src/compiler/compile.js')
+    const { codegen } = await import('../src/compiler/codegen.js')
+    const { linkInMemory } = await import('./support/host.js')
+    const template = new WebAssembly.Module(readFileSync(TEMPLATE))
+    await agree(async (source, releaseInputs) => {
+      const checked = check(source)
+      const program = checked.program
+      if (program === undefined) throw refused(source, checked.diagnostics)
+      const host = linkInMemory(template, (base) => codegen(program, base))
+      return { evaluate: (r) => host.evaluateText(r.tool, r.args, r.context, releaseInputs) }
+    }, POLICIES)
   }, 120_000)
 })
 

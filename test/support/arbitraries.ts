@@ -231,17 +231,23 @@ function variant(doc: Doc, rng: () => number): Doc {
   }
 }
 
-/** An object holding the fields `fields` (often), shared values `shared` under some of them, and extras. */
-function sourceObjectArb(aims: Aims, fields: string[], shared: Doc, bad: boolean): fc.Arbitrary<Doc> {
+// Parts of a request that depend on per-request choices (the shared value, the
+// aimed tool and role) are generated as functions of them, so the arbitraries are
+// built once per policy rather than once per request.
+
+/** An object holding the fields `fields` (often), variants of the request's shared value under some, and extras. */
+function sourceObjectArb(aims: Aims, fields: string[], bad: boolean): fc.Arbitrary<(shared: Doc) => Doc> {
   const value = valueArb(aims, 2, bad)
-  const member = fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...orPool(fields, FIELD_POOL)), value) },
-    { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...orPool(fields, FIELD_POOL)), fc.nat()).map(([k, seed]) => [k, variant(shared, prng(seed))] as [string, Doc]) },
-    { weight: 1, arbitrary: fc.tuple(named(['other', 'role', 'amount.x']), value) },
+  const key = fc.constantFrom(...orPool(fields, FIELD_POOL))
+  type Member = (shared: Doc) => [string, Doc]
+  const member = fc.oneof<fc.Arbitrary<Member>[]>(
+    { weight: 6, arbitrary: fc.tuple(key, value).map(([k, v]) => () => [k, v]) },
+    { weight: 2, arbitrary: fc.tuple(key, fc.nat()).map(([k, seed]) => (shared: Doc) => [k, variant(shared, prng(seed))]) },
+    { weight: 1, arbitrary: fc.tuple(named(['other', 'role', 'amount.x']), value).map(([k, v]) => () => [k, v]) },
   )
-  const object = fc.array(member, { maxLength: 6 }).map((members) => ({ t: 'obj', members }) as Doc)
+  const object = fc.array(member, { maxLength: 6 }).map((members) => (shared: Doc): Doc => ({ t: 'obj', members: members.map((m) => m(shared)) }))
   // Sources that are not objects: every field of them is absent.
-  return fc.oneof({ weight: 12, arbitrary: object }, { weight: 1, arbitrary: valueArb(aims, 1, bad) })
+  return fc.oneof({ weight: 12, arbitrary: object }, { weight: 1, arbitrary: valueArb(aims, 1, bad).map((v) => () => v) })
 }
 
 // ---------------------------------------------------------------------------
@@ -257,32 +263,36 @@ const showRequest = (r: Request): string =>
   `Request(tool=${JSON.stringify(show(r.tool))} [${[...r.tool].join(',')}], args=${JSON.stringify(show(r.args))}, context=${JSON.stringify(show(r.context))})`
 
 const BAD_TOOLS = [[0xff], [0x61, 0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80]]
+const enc = new TextEncoder()
 
-function toolArb(aims: Aims, aimed: string): fc.Arbitrary<Uint8Array> {
-  const enc = new TextEncoder()
-  return fc.oneof(
-    { weight: 30, arbitrary: fc.constant(enc.encode(aimed)) },
-    { weight: 6, arbitrary: fc.constantFrom(...orPool(aims.tools, TOOL_POOL)).map((t) => enc.encode(t)) },
-    { weight: 1, arbitrary: fc.constantFrom('', 'nope', '\uFEFFread_file', 'read_file\u0000').map((t) => enc.encode(t)) },
-    { weight: 1, arbitrary: someString.map((t) => enc.encode(t)) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...BAD_TOOLS), fc.constantFrom('', aimed)).map(([bad, t]) => new Uint8Array([...enc.encode(t), ...bad])) },
+function toolArb(aims: Aims): fc.Arbitrary<(aimed: string) => Uint8Array> {
+  const fixed = (arb: fc.Arbitrary<string>) => arb.map((t) => () => enc.encode(t))
+  return fc.oneof<fc.Arbitrary<(aimed: string) => Uint8Array>[]>(
+    { weight: 30, arbitrary: fc.constant((aimed: string) => enc.encode(aimed)) },
+    { weight: 6, arbitrary: fixed(fc.constantFrom(...orPool(aims.tools, TOOL_POOL))) },
+    { weight: 1, arbitrary: fixed(fc.constantFrom('', 'nope', '\uFEFFread_file', 'read_file\u0000')) },
+    { weight: 1, arbitrary: fixed(someString) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.constantFrom(...BAD_TOOLS), fc.boolean()).map(([bad, prefixed]) => (aimed: string) =>
+        new Uint8Array([...(prefixed ? enc.encode(aimed) : []), ...bad])),
+    },
   )
 }
 
-function contextDocArb(aims: Aims, aimed: string, shared: Doc, bad: boolean): fc.Arbitrary<Doc> {
-  const role = fc.oneof(
-    { weight: 30, arbitrary: fc.constant(str(aimed)) },
-    { weight: 6, arbitrary: fc.constantFrom(...orPool(aims.roles, ROLE_POOL)).map(str) },
-    { weight: 1, arbitrary: someString.map(str) },
-    { weight: 1, arbitrary: fc.constantFrom<Doc>({ t: 'lit', text: 'null' }, num('1'), { t: 'arr', items: [] }) },
+function contextDocArb(aims: Aims, bad: boolean): fc.Arbitrary<(aimedRole: string, shared: Doc) => Doc> {
+  const role = fc.oneof<fc.Arbitrary<(aimed: string) => Doc>[]>(
+    { weight: 30, arbitrary: fc.constant((aimed: string) => str(aimed)) },
+    { weight: 6, arbitrary: fc.constantFrom(...orPool(aims.roles, ROLE_POOL)).map((r) => () => str(r)) },
+    { weight: 1, arbitrary: someString.map((r) => () => str(r)) },
+    { weight: 1, arbitrary: fc.constantFrom<Doc>({ t: 'lit', text: 'null' }, num('1'), { t: 'arr', items: [] }).map((d) => () => d) },
   )
-  const attrs = (source: Source) => sourceObjectArb(aims, aims.fields[source], shared, bad)
-  const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 6 })
+  const attrs = (source: Source) => fc.option(sourceObjectArb(aims, aims.fields[source], bad), { nil: undefined, freq: 6 })
   return fc
     .record({
       role,
-      agent: optional(attrs('AgentAttributes')),
-      resource: optional(attrs('ResourceAttributes')),
+      agent: attrs('AgentAttributes'),
+      resource: attrs('ResourceAttributes'),
       extra: fc.array(fc.tuple(named(['x', 'agent_attr', 'Role']), valueArb(aims, 1, bad)), { maxLength: 2 }),
       roleBefore: fc.oneof({ weight: 10, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: role }),
       shape: fc.oneof(
@@ -291,12 +301,12 @@ function contextDocArb(aims: Aims, aimed: string, shared: Doc, bad: boolean): fc
       ),
       order: fc.nat(),
     })
-    .map(({ role, agent, resource, extra, roleBefore, shape, order }): Doc => {
+    .map(({ role, agent, resource, extra, roleBefore, shape, order }) => (aimedRole: string, shared: Doc): Doc => {
       const members: [string, Doc][] = [...extra]
-      if (roleBefore !== undefined) members.push(['role', roleBefore])
-      if (agent !== undefined) members.push(['agent_attrs', agent])
-      if (resource !== undefined) members.push(['resource_attrs', resource])
-      if (shape !== 'no-role') members.splice(order % (members.length + 1), 0, ['role', role])
+      if (roleBefore !== undefined) members.push(['role', roleBefore(aimedRole)])
+      if (agent !== undefined) members.push(['agent_attrs', agent(shared)])
+      if (resource !== undefined) members.push(['resource_attrs', resource(shared)])
+      if (shape !== 'no-role') members.splice(order % (members.length + 1), 0, ['role', role(aimedRole)])
       const object: Doc = { t: 'obj', members }
       return shape === 'array' ? { t: 'arr', items: [object] } : object
     })
@@ -308,11 +318,14 @@ const damageArb: fc.Arbitrary<Damage> = fc.oneof(
 )
 
 /** Deep nesting around the limit, spliced in as the whole arguments text. */
-const deepArgsArb = fc.tuple(fc.constantFrom(127, 128, 129, 1000, 100_000), fc.constantFrom('arr' as const, 'obj' as const)).map(([d, k]) => nested(d, k))
+const deepArgsArb = fc
+  .tuple(fc.constantFrom(127, 128, 129, 1000, 100_000), fc.constantFrom('arr' as const, 'obj' as const))
+  .map(([d, k]) => (): Doc => rawDoc(nested(d, k)))
 
 /**
- * A request aimed at `policy`: mostly tools, roles and fields its rules mention,
- * values near its thresholds and lists; sometimes malformed (about 1 in 8).
+ * A request aimed at `policy`: mostly (tool, role) pairs its table holds, the
+ * fields its conditions read, values near its thresholds and lists, and the same
+ * value under two fields (for FieldEquals); sometimes malformed (about 1 in 8).
  */
 export function requestArb(policy: Policy): fc.Arbitrary<Request> {
   const aims = aimsOf(policy)
@@ -322,33 +335,29 @@ export function requestArb(policy: Policy): fc.Arbitrary<Request> {
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...orPool(aims.tools, TOOL_POOL)), fc.constantFrom(...orPool(aims.roles, ROLE_POOL))) },
   )
   const request = (bad: boolean) =>
-    fc.tuple(valueArb(aims, 2, false), pairArb).chain(([shared, [tool, role]]) =>
-      fc.record({
-        tool: toolArb(aims, tool),
-        args: fc.oneof(
-          { weight: 30, arbitrary: sourceObjectArb(aims, aims.fields.Arguments, shared, bad) },
-          { weight: 1, arbitrary: deepArgsArb.map(rawDoc) },
-        ),
-        context: contextDocArb(aims, role, shared, bad),
-        argsSeed: fc.nat(),
-        contextSeed: fc.nat(),
-        argsDamage: bad ? damageArb : fc.constant('none' as const),
-        contextDamage: bad ? damageArb : fc.constant('none' as const),
-      }),
-    )
+    fc.record({
+      shared: valueArb(aims, 2, false),
+      pair: pairArb,
+      tool: toolArb(aims),
+      args: fc.oneof(
+        { weight: 30, arbitrary: sourceObjectArb(aims, aims.fields.Arguments, bad) },
+        { weight: 1, arbitrary: deepArgsArb },
+      ),
+      context: contextDocArb(aims, bad),
+      argsSeed: fc.nat(),
+      contextSeed: fc.nat(),
+      argsDamage: bad ? damageArb : fc.constant('none' as const),
+      contextDamage: bad ? damageArb : fc.constant('none' as const),
+    })
   return fc
     .oneof({ weight: 7, arbitrary: request(false) }, { weight: 1, arbitrary: request(true) })
-    .map(({ tool, args, context, argsSeed, contextSeed, argsDamage, contextDamage }): Request => {
+    .map(({ shared, pair: [tool, role], args, context, argsSeed, contextSeed, argsDamage, contextDamage, ...rest }): Request => {
       const r: Request = {
-        tool,
-        args: damage(renderDoc(args, argsSeed), argsDamage, prng(argsSeed ^ 0x5a5a)),
-        context: damage(renderDoc(context, contextSeed), contextDamage, prng(contextSeed ^ 0x5a5a)),
+        tool: rest.tool(tool),
+        args: damage(renderDoc(args(shared), argsSeed), argsDamage, prng(argsSeed ^ 0x5a5a)),
+        context: damage(renderDoc(context(role, shared), contextSeed), contextDamage, prng(contextSeed ^ 0x5a5a)),
       }
       Object.defineProperty(r, fc.toStringMethod, { value: () => showRequest(r), enumerable: false })
       return r
     })
 }
-
-/** Condition-level helpers for consistency properties: sources as raw JSON objects. */
-export const policyAndRequestsArb = (count: number) =>
-  policyArb.chain((policy) => fc.tuple(fc.constant(policy), fc.array(requestArb(policy), { minLength: count, maxLength: count })))

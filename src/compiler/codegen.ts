@@ -49,12 +49,26 @@ class Section {
     this.length += n
     return at
   }
-  u8(v: number): void { this.view.setUint8(this.reserve(1), v) }
-  u16(v: number): void { this.view.setUint16(this.reserve(2), v, true) }
-  u32(v: number): number { const at = this.reserve(4); this.view.setUint32(at, v, true); return at }
-  f64(v: number): void { this.view.setFloat64(this.reserve(8), v, true) }
+  // Each writer reserves before touching this.view/this.bytes: reserve may replace them.
+  u8(v: number): void {
+    const at = this.reserve(1)
+    this.view.setUint8(at, v)
+  }
+  u16(v: number): void {
+    const at = this.reserve(2)
+    this.view.setUint16(at, v, true)
+  }
+  u32(v: number): number {
+    const at = this.reserve(4)
+    this.view.setUint32(at, v, true)
+    return at
+  }
+  f64(v: number): void {
+    const at = this.reserve(8)
+    this.view.setFloat64(at, v, true)
+  }
   raw(data: Uint8Array): void {
-    const at = this.reserve(data.length) // before reading this.bytes: reserve may replace it
+    const at = this.reserve(data.length)
     this.bytes.set(data, at)
   }
   pointer(target: Target): void { this.relocations.push({ at: this.u32(0), target }) }

@@ -11,7 +11,9 @@ const { error, stderr } = await main([
   '--use', 'abort=src/runtime/abort/abort',
   '--memoryBase', '1024',
   '--initialMemory', '1',
-  '-O3',
+  // -Oz: 15.4 KB against 19.9 KB for -O3 (-O3s: 15.9 KB), about 15% slower per call;
+  // the size keeps a small policy's whole artifact under 16 KB.
+  '-Oz',
   '--converge',
   '--outFile', 'dist/runtime/runtime.wasm',
   '--textFile', 'dist/runtime/runtime.wat',

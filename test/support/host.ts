@@ -70,10 +70,11 @@ export class Host {
 /**
  * Links `blob` into an instance of `template` the way emit.ts does, but at run
  * time: the blob is written at a fresh page past everything the template owns
- * and `__perso_policy` is set to it. Used while emit's binaryen path is unavailable.
+ * and `__perso_policy` is set to it. No binaryen involved, so tests can check
+ * codegen and emit separately.
  */
-export async function linkInMemory(template: Uint8Array, codegen: (base: number) => Uint8Array): Promise<Host> {
-  const { instance } = await WebAssembly.instantiate(template, {})
+export function linkInMemory(template: WebAssembly.Module, codegen: (base: number) => Uint8Array): Host {
+  const instance = new WebAssembly.Instance(template, {})
   const exports = instance.exports as unknown as Exports & { __perso_policy: WebAssembly.Global }
   const base = exports.memory.buffer.byteLength
   const blob = codegen(base)

@@ -244,6 +244,7 @@ export function codegen(program: Program, base: number): Uint8Array {
   out.raw(Buffer.from(program.sha256, 'hex'))
   out.u32(end)
   if (out.length !== HEADER_SIZE) throw new Error('internal: header size drifted')
+  for (const { at, target } of out.relocations) out.patch(at, addressOf(target))
 
   const place = (section: Section, at: number): void => {
     for (const { at: offset, target } of section.relocations) section.patch(offset, addressOf(target))

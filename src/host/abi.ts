@@ -57,9 +57,9 @@ export class RawArtifact {
 
   /** Reads and releases the response at `resp`: its JSON text. */
   private response(resp: number): string {
-    const memory = this.exports.memory.buffer
-    const length = new DataView(memory).getUint32(resp, true)
-    const text = decoder.decode(new Uint8Array(memory, resp + 4, length))
+    const memory = this.memoryView()
+    const length = (memory[resp]! | (memory[resp + 1]! << 8) | (memory[resp + 2]! << 16) | (memory[resp + 3]! << 24)) >>> 0
+    const text = decoder.decode(memory.subarray(resp + 4, resp + 4 + length))
     this.exports.dealloc(resp, 4 + length)
     return text
   }
@@ -77,33 +77,32 @@ export class RawArtifact {
     return text
   }
 
-  /** Copies `text` as UTF-8 straight into a fresh buffer; [ptr, bytes written], ptr 0 when out of memory. */
-  private writeString(text: string): [number, number] {
-    const room = text.length * 3
-    const ptr = this.exports.alloc(room)
-    if (ptr === 0 && room > 0) return [0, 0]
-    const { written } = encoder.encodeInto(text, new Uint8Array(this.exports.memory.buffer, ptr, room))
-    return [ptr, written]
+  /** A view of all of memory, remade only when growth has replaced the buffer. */
+  private memoryView(): Uint8Array {
+    const buffer = this.exports.memory.buffer
+    if (this.view.buffer !== buffer) this.view = new Uint8Array(buffer)
+    return this.view
   }
+  private view = new Uint8Array(0)
 
   /**
-   * The raw JSON text the artifact answers, encoding the strings in place (no
-   * intermediate copies). Strings with lone surrogates are the caller's to refuse:
-   * UTF-8 cannot carry them, and encodeInto would replace them.
+   * The raw JSON text the artifact answers. The three strings are encoded
+   * straight into one buffer of the module (the ABI lets the inputs share it).
+   * Strings with lone surrogates are the caller's to refuse: UTF-8 cannot carry
+   * them, and encodeInto would replace them.
    */
   evaluateStrings(tool: string, args: string, context: string): string {
-    const [toolPtr, toolLen] = this.writeString(tool)
-    const [argsPtr, argsLen] = this.writeString(args)
-    const [ctxPtr, ctxLen] = this.writeString(context)
-    if ((toolPtr === 0 && tool !== '') || (argsPtr === 0 && args !== '') || (ctxPtr === 0 && context !== '')) {
-      return JSON.stringify({ error: 'host: the artifact could not reserve memory for the inputs' })
-    }
-    const text = this.response(this.exports.evaluate(toolPtr, toolLen, argsPtr, argsLen, ctxPtr, ctxLen))
-    if (this.releaseInputs) {
-      this.exports.dealloc(toolPtr, tool.length * 3)
-      this.exports.dealloc(argsPtr, args.length * 3)
-      this.exports.dealloc(ctxPtr, context.length * 3)
-    }
+    const room = (tool.length + args.length + context.length) * 3
+    const ptr = this.exports.alloc(room)
+    if (ptr === 0 && room > 0) return JSON.stringify({ error: 'host: the artifact could not reserve memory for the inputs' })
+    const memory = this.memoryView()
+    const toolLen = encoder.encodeInto(tool, memory.subarray(ptr, ptr + room)).written
+    const argsPtr = ptr + toolLen
+    const argsLen = encoder.encodeInto(args, memory.subarray(argsPtr, ptr + room)).written
+    const ctxPtr = argsPtr + argsLen
+    const ctxLen = encoder.encodeInto(context, memory.subarray(ctxPtr, ptr + room)).written
+    const text = this.response(this.exports.evaluate(ptr, toolLen, argsPtr, argsLen, ctxPtr, ctxLen))
+    if (this.releaseInputs) this.exports.dealloc(ptr, room)
     return text
   }
 

@@ -11,6 +11,7 @@ interface CompileOptions {
   emit: 'wasm' | 'wat' | 'ir'
   strict?: boolean
   format: Format
+  test?: string[]
 }
 
 export function define(command: Command, { io, exit }: VerbContext): void {
@@ -20,6 +21,7 @@ export function define(command: Command, { io, exit }: VerbContext): void {
     .addOption(new Option('--emit <kind>', 'what to produce').choices(['wasm', 'wat', 'ir']).default('wasm'))
     .option('--strict', 'treat warnings as errors')
     .addOption(new Option('--format <format>', 'how to print diagnostics').choices(['human', 'json']).default('human'))
+    .option('--test <suites...>', 'run these test suites (files or directories) on the built artifact; write nothing unless all pass')
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (file: string, options: CompileOptions) => exit(await runCompile(io, file, options)))
 }
@@ -33,6 +35,16 @@ export async function runCompile(io: Io, file: string, options: CompileOptions):
   const result = await compile(source, { filename: file, strict: options.strict === true })
   const failed = await reportDiagnostics(io, io.stderr, result.diagnostics, source, file, options.format)
   if (failed || result.wasm === undefined || result.program === undefined) return EXIT.invalid
+  if (options.test !== undefined) {
+    const { runTests } = await import('../testing/command.js')
+    const built = { paths: [file, options.out ?? defaultOutput(file)], wasm: result.wasm, result }
+    const write = options.emit !== 'wasm' && options.out === undefined ? io.stderr : io.stdout
+    const code = await runTests(io, options.test, { reporter: 'human', strict: options.strict === true }, { built, write })
+    if (code !== EXIT.ok) {
+      io.stderr(`perso: nothing written: the tests did not pass\n`)
+      return code
+    }
+  }
 
   const output = (text: string): void => {
     if (options.out === undefined) io.stdout(text)

@@ -27,6 +27,7 @@ const VERBS: { name: string; summary: string; load: () => Promise<Verb> }[] = [
   { name: 'compile', summary: 'compile a policy into a self-contained .wasm artifact', load: () => import('./compile.js') },
   { name: 'eval', summary: 'decide one tool call with an artifact (or a policy, compiled first)', load: () => import('./eval.js') },
   { name: 'inspect', summary: "print an artifact's metadata, and with --wat its disassembly", load: () => import('./inspect.js') },
+  { name: 'test', summary: 'run test suites against the compiled artifacts of their policies', load: () => import('./test.js') },
 ]
 
 export async function main(argv: string[], io: Io): Promise<number> {

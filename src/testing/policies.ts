@@ -1,0 +1,127 @@
+// The policies under test, each loaded once per run however many suites name
+// it: a `.json` policy is compiled (through an injectable compiler, so tests
+// can count), a `.wasm` artifact is taken as it is. Cases then run through the
+// artifact itself, never an interpreter.
+
+import { resolve } from 'node:path'
+import type { CompileOptions, CompileResult } from '../compiler/compile.js'
+import type { Diagnostic } from '../compiler/diagnostics.js'
+import type { RawArtifact } from '../host/abi.js'
+import type { Metadata } from '../host/metadata.js'
+import type { Io } from '../cli/io.js'
+
+export type Compiler = (source: Uint8Array, options: CompileOptions) => Promise<CompileResult>
+
+/** How coverage names a rule and its condition. */
+export interface RuleInfo {
+  /** `` `process_refund` for `agent` `` or, for an artifact without its source, `` `process_refund` ``. */
+  label: string
+  /** `crm.json:22:5` when the policy source is at hand. */
+  where?: string
+  /** `NumericCheck(Arguments.amount Lte 500)`, or the fields it reads. */
+  condition?: string
+}
+
+export interface PolicyUnderTest {
+  /** The path as the first suite that named it wrote it (joined to the suite's directory). */
+  path: string
+  artifact?: RawArtifact
+  metadata?: Metadata
+  rules: RuleInfo[]
+  /** Why it could not be loaded: one line, plus the policy's own diagnostics when it has errors. */
+  failure?: { code: string; message: string; diagnostics?: Diagnostic[]; source?: Uint8Array }
+}
+
+export class PolicyCache {
+  private readonly loaded = new Map<string, Promise<PolicyUnderTest>>()
+
+  constructor(
+    private readonly io: Io,
+    private readonly options: { strict: boolean; compiler?: Compiler },
+  ) {}
+
+  /** Registers an artifact built elsewhere (`perso compile --test`) under each of `paths`. */
+  provide(paths: string[], wasm: Uint8Array, built?: CompileResult): void {
+    const entry = fromArtifact(paths[0]!, wasm, built)
+    for (const path of paths) this.loaded.set(resolve(path), entry)
+  }
+
+  get(path: string): Promise<PolicyUnderTest> {
+    const key = resolve(path)
+    let entry = this.loaded.get(key)
+    if (entry === undefined) {
+      entry = this.load(path)
+      this.loaded.set(key, entry)
+    }
+    return entry
+  }
+
+  private async load(path: string): Promise<PolicyUnderTest> {
+    let bytes: Uint8Array
+    try {
+      bytes = this.io.readFile(path)
+    } catch (e) {
+      const code = (e as { code?: unknown }).code
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e)
+      return failed(path, 'E210', `cannot read the policy \`${path}\`: ${why}`)
+    }
+    if (isWasm(bytes)) return fromArtifact(path, bytes)
+    const compile = this.options.compiler ?? (await import('../compiler/compile.js')).compile
+    const result = await compile(bytes, { filename: path, strict: this.options.strict })
+    if (result.wasm === undefined) {
+      const errors = result.diagnostics.filter((d) => d.severity === 'error').length
+      const message = `the policy \`${path}\` has ${errors === 1 ? 'an error' : `${errors} errors`}`
+      return { path, rules: [], failure: { code: 'E211', message, diagnostics: result.diagnostics, source: bytes } }
+    }
+    return fromArtifact(path, result.wasm, result)
+  }
+}
+
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]
+const isWasm = (bytes: Uint8Array): boolean => WASM_MAGIC.every((b, i) => bytes[i] === b)
+
+const failed = (path: string, code: string, message: string): PolicyUnderTest => ({ path, rules: [], failure: { code, message } })
+
+async function fromArtifact(path: string, wasm: Uint8Array, built?: CompileResult): Promise<PolicyUnderTest> {
+  const [{ RawArtifact }, { readMetadata }] = await Promise.all([import('../host/abi.js'), import('../host/metadata.js')])
+  let module: WebAssembly.Module
+  let artifact: RawArtifact
+  try {
+    module = await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>)
+    artifact = await RawArtifact.load(module)
+  } catch (e) {
+    return failed(path, 'E212', `\`${path}\` is not a usable perso artifact: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  const metadata = readMetadata(module)
+  if (metadata instanceof Error) return failed(path, 'E212', `\`${path}\` is ${metadata.message}`)
+  return { path, artifact, metadata, rules: built ? await rulesFromSource(path, built) : rulesFromMetadata(metadata) }
+}
+
+/** Rule names from the policy itself: its `tool_name`, roles, position and condition label. */
+async function rulesFromSource(path: string, built: CompileResult): Promise<RuleInfo[]> {
+  const [{ parse }, { SourceMap }, { label }] = await Promise.all([
+    import('../compiler/parse.js'), import('../compiler/render.js'), import('../compiler/texts.js'),
+  ])
+  const { locate } = parse(built.source)
+  const map = new SourceMap(built.source)
+  const conditions = new Map((built.program?.conditions ?? []).map((c) => [c.rule, label(c.root, c.reads)]))
+  return (built.policy?.rules ?? []).map((rule, i): RuleInfo => {
+    const at = map.position(locate(['rules', i]).start)
+    const info: RuleInfo = { label: `\`${rule.tool_name}\` for ${rule.roles.map((r) => `\`${r}\``).join(', ')}`, where: `${path}:${at.line}:${at.column}` }
+    const condition = conditions.get(i)
+    if (condition !== undefined) info.condition = condition
+    return info
+  })
+}
+
+/** Rule names from an artifact alone: the tools its entries cover, the fields its condition reads. */
+function rulesFromMetadata(metadata: Metadata): RuleInfo[] {
+  return Array.from({ length: metadata.counts.rules }, (_, i): RuleInfo => {
+    const entries = metadata.entries.filter(([, , rule]) => rule === i)
+    const tools = [...new Set(entries.map(([tool]) => `\`${metadata.tools[tool]}\``))]
+    const info: RuleInfo = { label: tools.length > 0 ? tools.join(', ') : '(no table entry)' }
+    const condition = metadata.conditions.find((c) => c.rule === i)
+    if (condition !== undefined) info.condition = `condition reading ${condition.reads.map((r) => `${r.source}.${r.field}`).join(', ') || 'nothing'}`
+    return info
+  })
+}

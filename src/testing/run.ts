@@ -1,0 +1,199 @@
+// Finding suites, and running their cases through the compiled artifact: each
+// case is one `evaluate` call, its answer compared with the expectation, and
+// what it exercised (entry, condition outcome) recorded for coverage.
+
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Diagnostic } from '../compiler/diagnostics.js'
+import type { Io } from '../cli/io.js'
+import type { PolicyCache, PolicyUnderTest } from './policies.js'
+import { type Case, checkVocabulary, type Decision, loadSuite } from './suite.js'
+import { diagnostic } from './suite-schema.js'
+
+export interface CaseResult {
+  name: string
+  expect: Decision
+  decision: Decision
+  reason: string
+  /** The artifact answered an input error (counted as Deny, the error as reason). */
+  inputError: boolean
+  passed: boolean
+  /** Why it failed: `expected Deny, got Allow` or what the reason should have matched. */
+  failure?: string
+}
+
+export interface SuiteResult {
+  file: string
+  /** The policy's path (joined to the suite's directory) once the suite named one. */
+  policy?: string
+  /** The suite's errors; when there is any, no case ran. */
+  diagnostics: Diagnostic[]
+  /** The suite could not be read at all: one line, no source to point into. */
+  unreadable?: string
+  /** The suite's text, for rendering its diagnostics. */
+  source?: Uint8Array
+  /** The policy's own diagnostics, the first time a suite names that broken policy. */
+  policyDiagnostics?: { path: string; diagnostics: Diagnostic[]; source: Uint8Array }
+  cases: CaseResult[]
+}
+
+/** What cases exercised in one policy: entry indexes (metadata order) and condition outcomes. */
+export interface Exercised {
+  policy: PolicyUnderTest
+  entries: Set<number>
+  conditionTrue: Set<number>
+  conditionFalse: Set<number>
+}
+
+export interface RunResult {
+  suites: SuiteResult[]
+  passed: number
+  failed: number
+  /** Suites with errors (their cases did not run). */
+  invalid: number
+  /** Cases left out by --filter. */
+  filteredOut: number
+  /** A failure stopped the run early (--bail). */
+  bailed: boolean
+  exercised: Exercised[]
+}
+
+export interface RunOptions {
+  filter?: string
+  bail?: boolean
+}
+
+const SUITE_NAME = /\.test\.(ya?ml|json)$/i
+
+/** Files as given; directories searched (recursively, skipping `node_modules` and dot-folders) for `*.test.{yaml,yml,json}`. */
+export function discover(paths: readonly string[]): { files: string[]; problems: string[] } {
+  const files: string[] = []
+  const problems: string[] = []
+  const search = (dir: string, found: string[]): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') search(path, found)
+      else if (entry.isFile() && SUITE_NAME.test(entry.name)) found.push(path)
+    }
+  }
+  for (const path of paths) {
+    let isDirectory: boolean
+    try {
+      isDirectory = statSync(path).isDirectory()
+    } catch {
+      problems.push(`cannot read \`${path}\`: no such file or directory`)
+      continue
+    }
+    if (!isDirectory) {
+      files.push(path)
+      continue
+    }
+    const found: string[] = []
+    search(path, found)
+    if (found.length === 0) problems.push(`no test suites (*.test.yaml, *.test.yml, *.test.json) in \`${path}\``)
+    files.push(...found)
+  }
+  return { files: [...new Set(files)], problems }
+}
+
+export async function runSuites(io: Io, files: readonly string[], cache: PolicyCache, options: RunOptions): Promise<RunResult> {
+  const result: RunResult = { suites: [], passed: 0, failed: 0, invalid: 0, filteredOut: 0, bailed: false, exercised: [] }
+  const exercised = new Map<PolicyUnderTest, Exercised>()
+  const reported = new Set<PolicyUnderTest>()
+  const filter = options.filter?.toLowerCase()
+  for (const file of files) {
+    const suiteResult = await runSuite(io, file, cache, reported)
+    result.suites.push(suiteResult.result)
+    if (suiteResult.result.diagnostics.length > 0 || suiteResult.result.unreadable !== undefined) {
+      result.invalid++
+      if (options.bail) return { ...result, bailed: true, exercised: [...exercised.values()] }
+      continue
+    }
+    const { cases, policy } = suiteResult
+    let seen = exercised.get(policy!)
+    if (seen === undefined) {
+      seen = { policy: policy!, entries: new Set(), conditionTrue: new Set(), conditionFalse: new Set() }
+      exercised.set(policy!, seen)
+    }
+    for (const c of cases) {
+      if (filter !== undefined && !c.name.toLowerCase().includes(filter)) {
+        result.filteredOut++
+        continue
+      }
+      const outcome = runCase(c, seen)
+      suiteResult.result.cases.push(outcome)
+      if (outcome.passed) result.passed++
+      else {
+        result.failed++
+        if (options.bail) return { ...result, bailed: true, exercised: [...exercised.values()] }
+      }
+    }
+  }
+  return { ...result, exercised: [...exercised.values()] }
+}
+
+/** Loads one suite and its policy; the cases to run, or the result that says why none can. */
+async function runSuite(io: Io, file: string, cache: PolicyCache, reported: Set<PolicyUnderTest>):
+Promise<{ result: SuiteResult; cases: Case[]; policy?: PolicyUnderTest }> {
+  let source: Uint8Array
+  try {
+    source = io.readFile(file)
+  } catch (e) {
+    const why = (e as { code?: unknown }).code === 'ENOENT' ? 'no such file' : e instanceof Error ? e.message : String(e)
+    const message = `cannot read \`${file}\`: ${why}`
+    return { result: { file, diagnostics: [], unreadable: message, cases: [] }, cases: [] }
+  }
+  const loaded = loadSuite(file, source)
+  const result: SuiteResult = { file, diagnostics: loaded.diagnostics, source, cases: [] }
+  const suite = loaded.suite
+  if (suite === undefined) return { result, cases: [] }
+  result.policy = suite.policy.path
+  const policy = await cache.get(suite.policy.path)
+  const at = suite.locate(['policy'])
+  if (policy.failure !== undefined) {
+    const { code, message, diagnostics, source: policySource } = policy.failure
+    result.diagnostics = [diagnostic(code, message, at, diagnostics ? `run \`perso check ${policy.path}\`` : undefined), ...loaded.diagnostics]
+    if (diagnostics !== undefined && policySource !== undefined && !reported.has(policy)) {
+      reported.add(policy)
+      result.policyDiagnostics = { path: policy.path, diagnostics, source: policySource }
+    }
+    return { result, cases: [] }
+  }
+  result.diagnostics = [...loaded.diagnostics, ...checkVocabulary(suite, policy.metadata!)]
+    .sort((a, b) => a.span.start - b.span.start)
+  return { result, cases: suite.cases, policy }
+}
+
+function runCase(c: Case, seen: Exercised): CaseResult {
+  const context = JSON.stringify({ role: c.role, agent_attrs: c.agentAttributes, resource_attrs: c.resourceAttributes })
+  const text = seen.policy.artifact!.evaluateStrings(c.tool, JSON.stringify(c.args), context)
+  const answer = JSON.parse(text) as { decision?: Decision; reason?: string; error?: string }
+  const inputError = answer.error !== undefined
+  // Fail closed, as hosts must: an input error is a denial whose reason is the error.
+  const decision: Decision = inputError ? 'Deny' : answer.decision!
+  const reason = inputError ? answer.error! : answer.reason!
+  if (!inputError) record(c, reason, seen)
+  const outcome: CaseResult = { name: c.name, expect: c.expect, decision, reason, inputError, passed: true }
+  if (decision !== c.expect) outcome.failure = `expected ${c.expect}, got ${decision}`
+  else if (c.reason !== undefined && !c.reason.test(reason)) {
+    const wanted = c.reason.text.startsWith('/') ? `to match ${c.reason.text}` : `to contain ${JSON.stringify(c.reason.text)}`
+    outcome.failure = `expected ${c.expect} with a reason ${wanted}, got ${decision}`
+  }
+  outcome.passed = outcome.failure === undefined
+  return outcome
+}
+
+/** The reason says whether the (tool, role) entry matched and how its condition went (spec §4). */
+function record(c: Case, reason: string, seen: Exercised): void {
+  const prefix = `rule matched tool '${c.tool}' for role '${c.role}'; `
+  if (!reason.startsWith(prefix)) return
+  const { metadata } = seen.policy
+  const index = metadata!.entries.findIndex(([tool, role]) => metadata!.tools[tool] === c.tool && metadata!.roles[role] === c.role)
+  if (index === -1) return
+  seen.entries.add(index)
+  const condition = metadata!.entries[index]![3]
+  if (condition === null) return
+  const rest = reason.slice(prefix.length)
+  if (rest === 'condition passed') seen.conditionTrue.add(condition)
+  else if (rest.startsWith('condition failed')) seen.conditionFalse.add(condition)
+}

@@ -1,0 +1,278 @@
+// `perso test` in-process: passing and failing suites, goldens for malformed
+// suites and for coverage, the reporters, --filter/--bail, compiling each
+// policy once per run, and `perso compile --test`. Goldens regenerate with
+// PERSO_UPDATE_GOLDEN=1 (npm run test:update).
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it, vi } from 'vitest'
+import { main } from '../src/cli/main.js'
+import type { Io } from '../src/cli/io.js'
+
+const compiled = vi.hoisted(() => ({ count: 0 }))
+vi.mock('../src/compiler/compile.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/compiler/compile.js')>()
+  return { ...real, compile: (...args: Parameters<typeof real.compile>) => (compiled.count++, real.compile(...args)) }
+})
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const update = process.env.PERSO_UPDATE_GOLDEN === '1'
+const STACK_FRAME = /\n\s+at /
+
+interface Run { code: number; stdout: string; stderr: string; written: Map<string, Uint8Array> }
+
+/** Paths are relative to the repository root, as the goldens show them. */
+async function perso(argv: string[]): Promise<Run> {
+  expect(process.cwd()).toBe(root.replace(/\/$/, ''))
+  let stdout = ''
+  let stderr = ''
+  const written = new Map<string, Uint8Array>()
+  const io: Io = {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    readFile: (p) => readFileSync(p),
+    writeFile: (p, bytes) => written.set(p, bytes),
+    isTTY: false,
+    env: {},
+  }
+  const code = await main(argv, io)
+  expect(stdout + stderr).not.toMatch(STACK_FRAME)
+  return { code, stdout, stderr, written }
+}
+
+function golden(file: string, actual: string): void {
+  const path = join(root, file)
+  if (update) writeFileSync(path, actual)
+  expect(existsSync(path), `${file} is missing; run npm run test:update`).toBe(true)
+  expect(actual).toBe(readFileSync(path, 'utf8'))
+}
+
+/** A temporary directory with these files, for suites the fixtures do not hold. */
+function scratch(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'perso-test-'))
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
+  return dir
+}
+
+const CRM = join(root, 'fixtures/crm.json')
+
+describe('perso test', () => {
+  it('passes the CRM suite and says so', async () => {
+    const { code, stdout, stderr } = await perso(['test', 'fixtures/crm.test.yaml'])
+    expect(stderr).toBe('')
+    expect(stdout).toMatch(/^fixtures\/crm\.test\.yaml\n {2}✓ agent views a customer\n/)
+    expect(stdout).toMatch(/\n29 passed, 0 failed\n$/)
+    expect(code).toBe(0)
+  })
+
+  it('fails a wrong expectation with the case, expected and actual, and the reason', async () => {
+    const { code, stdout } = await perso(['test', 'fixtures/testing/failing.yaml'])
+    expect(code).toBe(3)
+    expect(stdout).toContain('  ✗ agent refunds 800\n      expected Allow, got Deny\n' +
+      "      reason: rule matched tool 'process_refund' for role 'agent'; condition failed: Arguments.amount = 800 is not Lte 500\n")
+    expect(stdout).toMatch(/\n1 passed, 3 failed\n$/)
+    golden('fixtures/testing/failing.expected.txt', stdout)
+  })
+
+  it('searches directories for *.test.yaml, *.test.yml and *.test.json only', async () => {
+    const { code, stdout } = await perso(['test', 'fixtures/'])
+    expect(code).toBe(0)
+    expect(stdout.split('\n').filter((l) => l !== '' && !l.startsWith(' ')).slice(0, -1))
+      .toEqual(['fixtures/crm.test.yaml', 'fixtures/testing/coverage/docs.test.yaml'])
+    expect(stdout).toMatch(/\n35 passed, 0 failed\n$/)
+  })
+
+  it('counts an input error as Deny, with the error as reason', async () => {
+    const dir = scratch({
+      'lone.test.yaml': `policy: ${CRM}\ncases:\n` +
+        '  - { name: lone surrogate, tool: view_customer, role: agent, args: { a: "\\uD800" }, expect: Deny, reason: arguments JSON }\n',
+    })
+    const { code, stdout } = await perso(['test', dir])
+    expect(stdout).toMatch(/✓ lone surrogate\n/)
+    expect(code).toBe(0)
+  })
+
+  it('runs a suite against a .wasm artifact, and JSON suites', async () => {
+    const built = await perso(['compile', 'fixtures/crm.json', '-o', 'crm.wasm'])
+    const dir = scratch({})
+    writeFileSync(join(dir, 'crm.wasm'), built.written.get('crm.wasm')!)
+    writeFileSync(join(dir, 'wasm.test.json'), JSON.stringify({
+      policy: 'crm.wasm',
+      cases: [{ name: 'agent refunds 800', tool: 'process_refund', role: 'agent', args: { amount: 800 }, expect: 'Deny', reason: '/is not Lte 500$/' }],
+    }))
+    const { code, stdout } = await perso(['test', dir, '--coverage'])
+    expect(stdout).toContain('✓ agent refunds 800')
+    expect(stdout).toContain('rule never matched     rules[0] `view_customer`\n')
+    expect(stdout).toContain('condition never true   rules[2] condition reading Arguments.amount\n')
+    expect(code).toBe(0)
+  })
+
+  it('--filter runs only matching cases; --bail stops at the first failure', async () => {
+    const filtered = await perso(['test', 'fixtures/crm.test.yaml', '--filter', 'REFUND'])
+    expect(filtered.stdout).toMatch(/\n6 passed, 0 failed, 23 skipped\n$/)
+    const bail = await perso(['test', 'fixtures/testing/failing.yaml', 'fixtures/crm.test.yaml', '--bail'])
+    expect(bail.code).toBe(3)
+    expect(bail.stdout).not.toContain('crm.test.yaml')
+    expect(bail.stdout).toMatch(/stopped at the first failure \(--bail\)\n1 passed, 1 failed\n$/)
+  })
+
+  it('compiles each policy once per run, however many suites name it', async () => {
+    const dir = scratch({
+      'a.test.yaml': `policy: ${CRM}\ncases:\n  - { name: a, tool: view_customer, role: agent, expect: Allow }\n`,
+      'b.test.yml': `policy: ${CRM}\ncases:\n  - { name: b, tool: view_customer, role: admin, expect: Allow }\n`,
+    })
+    compiled.count = 0
+    const { code } = await perso(['test', 'fixtures/crm.test.yaml', 'fixtures/testing/failing.yaml', dir])
+    expect(code).toBe(3)
+    expect(compiled.count).toBe(1)
+  })
+
+  it('usage errors exit 64', async () => {
+    expect((await perso(['test'])).code).toBe(64)
+    expect((await perso(['test', 'fixtures/crm.test.yaml', '--reporter', 'tap'])).code).toBe(64)
+    expect((await perso(['test', 'fixtures/crm.test.yaml', '--min-coverage', 'most'])).code).toBe(64)
+  })
+
+  it('a missing path or a directory without suites is invalid', async () => {
+    const missing = await perso(['test', 'no/such/dir'])
+    expect(missing.code).toBe(2)
+    expect(missing.stdout).toContain('error: cannot read `no/such/dir`: no such file or directory')
+    const empty = await perso(['test', 'fixtures/invalid'])
+    expect(empty.code).toBe(2)
+    expect(empty.stdout).toContain('no test suites (*.test.yaml, *.test.yml, *.test.json) in `fixtures/invalid`')
+  })
+})
+
+describe('malformed suites give located diagnostics (goldens)', () => {
+  const dir = 'fixtures/testing/malformed'
+  const suites = readdirSync(join(root, dir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort()
+
+  it('has fixtures', () => expect(suites.length).toBeGreaterThan(5))
+
+  it.each(suites)('%s', async (name) => {
+    const { code, stdout, stderr } = await perso(['test', `${dir}/${name}`])
+    expect(code).toBe(2)
+    expect(stderr).toBe('')
+    expect(stdout).toMatch(/:\d+:\d+: error\[E\d{3}\]: /)
+    golden(`${dir}/${name.replace(/\.(ya?ml|json)$/, '.expected.txt')}`, stdout)
+  })
+
+  it('survives hostile YAML: alias cycles, alias bombs, binary, tabs', async () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) =>
+      `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)]
+    const files = {
+      'cycle.test.yaml': 'policy: x.json\ncases: &c\n  - *c\n',
+      'bomb.test.yaml': bomb.join('\n') + '\n',
+      'binary.test.yaml': '\u0000\u0001\u0002',
+      'tabs.test.yaml': 'policy: x\ncases:\n\t- a\n',
+      'keys.test.yaml': '? [a, b]\n: c\n',
+      'inf.test.yaml': `policy: ${CRM}\ncases:\n  - { name: x, tool: view_customer, role: agent, args: { a: .inf }, expect: Allow }\n`,
+    }
+    const dir = scratch(files)
+    for (const name of Object.keys(files)) {
+      const { code, stdout } = await perso(['test', join(dir, name)])
+      expect(code, name).toBe(2)
+      expect(stdout, name).toMatch(/error\[E2\d\d\]/)
+    }
+    const bad = scratch({ 'bad.test.yaml': '' })
+    writeFileSync(join(bad, 'bad.test.yaml'), new Uint8Array([0x70, 0x3a, 0x20, 0xff, 0x0a]))
+    expect((await perso(['test', bad])).stdout).toContain('error[E200]: file is not valid UTF-8 text')
+  })
+})
+
+describe('coverage', () => {
+  it('names exactly the rules, entries and condition outcomes left unexercised (golden)', async () => {
+    const { code, stdout } = await perso(['test', 'fixtures/testing/coverage/docs.test.yaml', '--coverage'])
+    expect(code).toBe(0)
+    expect(stdout).toContain('coverage of fixtures/testing/coverage/docs.json: 58.8% (10/17 rules, entries and condition outcomes)')
+    golden('fixtures/testing/coverage/docs.coverage.expected.txt', stdout)
+  })
+
+  it('covers every CRM rule, entry and condition outcome', async () => {
+    const { code, stdout } = await perso(['test', 'fixtures/crm.test.yaml', '--min-coverage', '100'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/\ncoverage of fixtures\/crm\.json: 100% \(38\/38 rules, entries and condition outcomes\)\n$/)
+  })
+
+  it('--min-coverage gates', async () => {
+    const suite = 'fixtures/testing/coverage/docs.test.yaml'
+    expect((await perso(['test', suite, '--min-coverage', '58'])).code).toBe(0)
+    const below = await perso(['test', suite, '--min-coverage', '59%'])
+    expect(below.code).toBe(3)
+    expect(below.stdout).toMatch(/coverage of fixtures\/testing\/coverage\/docs\.json is 58\.8%, below --min-coverage 59%\n$/)
+  })
+})
+
+describe('reporters', () => {
+  const mixed = ['fixtures/crm.test.yaml', 'fixtures/testing/failing.yaml', 'fixtures/testing/malformed/01-unknown-keys.yaml']
+
+  it('junit: well-formed, test and failure counts match the cases', async () => {
+    const { code, stdout } = await perso(['test', ...mixed, '--reporter', 'junit'])
+    expect(code).toBe(2)
+    expect(stdout.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n')).toBe(true)
+    expect(wellFormed(stdout)).toBe(true)
+    const root = /<testsuites [^>]*tests="(\d+)" failures="(\d+)" errors="(\d+)">/.exec(stdout)!
+    expect(root.slice(1).map(Number)).toEqual([29 + 4 + 1, 3, 1])
+    expect(stdout.match(/<testcase /g)).toHaveLength(34)
+    expect(stdout.match(/<failure /g)).toHaveLength(3)
+    expect(stdout.match(/<error /g)).toHaveLength(1)
+    const suites = [...stdout.matchAll(/<testsuite name="([^"]+)" tests="(\d+)" failures="(\d+)" errors="(\d+)"/g)]
+      .map((m) => [m[1], Number(m[2]), Number(m[3]), Number(m[4])])
+    expect(suites).toEqual([
+      ['fixtures/crm.test.yaml', 29, 0, 0],
+      ['fixtures/testing/failing.yaml', 4, 3, 0],
+      ['fixtures/testing/malformed/01-unknown-keys.yaml', 1, 0, 1],
+    ])
+    expect(stdout).toContain('<failure message="expected Allow, got Deny" type="WrongDecision">')
+  })
+
+  it('json: counts, cases and diagnostics', async () => {
+    const { code, stdout } = await perso(['test', ...mixed, '--reporter', 'json', '--coverage'])
+    expect(code).toBe(2)
+    const report = JSON.parse(stdout) as {
+      passed: number; failed: number; invalid: number
+      suites: { file: string; diagnostics: { code: string; line: number }[]; cases: { name: string; passed: boolean; decision: string }[] }[]
+      coverage: { policy: string; percent: number }[]
+    }
+    expect([report.passed, report.failed, report.invalid]).toEqual([30, 3, 1])
+    expect(report.suites[1]!.cases[1]).toMatchObject({ name: 'agent refunds 800', passed: false, decision: 'Deny', expect: 'Allow' })
+    expect(report.suites[2]!.diagnostics.map((d) => [d.code, d.line])).toEqual([['E202', 6], ['E203', 7], ['E204', 11], ['E202', 12]])
+    expect(report.coverage.map((c) => c.policy)).toEqual(['fixtures/crm.json'])
+  })
+})
+
+describe('perso compile --test', () => {
+  it('writes the artifact when the suites pass', async () => {
+    const { code, stdout, written } = await perso(['compile', 'fixtures/crm.json', '-o', 'out.wasm', '--test', 'fixtures/crm.test.yaml'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/29 passed, 0 failed\nout\.wasm: \d+ bytes, 17 table entries\n$/)
+    expect(written.has('out.wasm')).toBe(true)
+  })
+
+  it('refuses to write it when a case fails, testing the artifact it just built', async () => {
+    compiled.count = 0
+    const { code, stdout, stderr, written } = await perso(['compile', 'fixtures/crm.json', '-o', 'out.wasm', '--test', 'fixtures/testing/failing.yaml'])
+    expect(code).toBe(3)
+    expect(stdout).toContain('1 passed, 3 failed')
+    expect(stderr).toBe('perso: nothing written: the tests did not pass\n')
+    expect(written.size).toBe(0)
+    expect(compiled.count).toBe(1)
+  })
+})
+
+/** Every tag closed in order, one root: enough to know CI's XML parser will read it. */
+function wellFormed(text: string): boolean {
+  const stack: string[] = []
+  let roots = 0
+  for (const m of text.replace(/^<\?xml[^>]*\?>/, '').matchAll(/<(\/?)([A-Za-z]+)[^>]*?(\/?)>|&(?!(amp|lt|gt|quot|apos|#\d+);)/g)) {
+    if (m[0].startsWith('&')) return false
+    if (m[1] === '/') {
+      if (stack.pop() !== m[2]) return false
+    } else if (m[3] !== '/') {
+      if (stack.length === 0) roots++
+      stack.push(m[2]!)
+    } else if (stack.length === 0) roots++
+  }
+  return stack.length === 0 && roots === 1
+}

@@ -4,7 +4,8 @@
 //
 // Diagnostic codes of suite files: E200 YAML syntax, E201 type, E202 unknown
 // key, E203 missing key, E204 unknown decision, E205 empty, E206 unknown tool,
-// E207 unknown role, E208 bad reason pattern, E210–E212 the policy under test.
+// E207 unknown role, E208 bad reason pattern, E209 other schema errors,
+// E210–E212 the policy under test (unreadable, invalid, not an artifact).
 
 import { dirname, isAbsolute, join } from 'node:path'
 import type { Diagnostic, Locate } from '../compiler/diagnostics.js'

@@ -3,6 +3,15 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { main } from '../dist/src/cli/main.js'
 
+// A reader that stops early (`perso inspect x.wasm | head`) closes the pipe: that
+// is the reader's choice, not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw e
+  })
+}
+
 const io = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),

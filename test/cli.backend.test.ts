@@ -1,0 +1,144 @@
+// `perso compile`, `perso eval` and `perso inspect` in-process: outputs, exit
+// codes, the IR golden, and that evaluating a .wasm never loads the compiler.
+
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { main } from '../src/cli/main.js'
+import type { Io } from '../src/cli/io.js'
+
+const loaded = vi.hoisted(() => ({ binaryen: false }))
+vi.mock('binaryen', async (importOriginal) => {
+  loaded.binaryen = true
+  return importOriginal()
+})
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const STACK_FRAME = /\n\s+at /
+const tmp = mkdtempSync(join(tmpdir(), 'perso-cli-'))
+const prebuilt = join(tmp, 'prebuilt.wasm')
+
+interface Run { code: number; stdout: string; stderr: string; written: Map<string, Uint8Array> }
+
+async function perso(argv: string[]): Promise<Run> {
+  let stdout = ''
+  let stderr = ''
+  const written = new Map<string, Uint8Array>()
+  const io: Io = {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    readFile: (p) => written.get(p) ?? readFileSync(p.startsWith('/') ? p : join(root, p)),
+    writeFile: (p, bytes) => void written.set(p, bytes),
+    isTTY: false,
+    env: {},
+  }
+  const code = await main(argv, io)
+  expect(stdout + stderr).not.toMatch(STACK_FRAME)
+  return { code, stdout, stderr, written }
+}
+
+const refund800 = ['--tool', 'process_refund', '--role', 'agent', '--args', '{"amount": 800}']
+
+beforeAll(() => {
+  // Built by the real command in another process, so this one has not loaded binaryen yet.
+  execFileSync(process.execPath, ['bin/perso.js', 'compile', 'fixtures/crm.json', '-o', prebuilt], { cwd: root })
+})
+
+describe('perso eval', () => {
+  it('answers from a .wasm without loading binaryen (and the probe trips when it is loaded)', async () => {
+    const deny = await perso(['eval', prebuilt, ...refund800])
+    expect(deny.code).toBe(1)
+    expect(deny.stdout).toBe("Deny  rule matched tool 'process_refund' for role 'agent'; condition failed: Arguments.amount = 800 is not Lte 500\n")
+    expect(loaded.binaryen).toBe(false)
+    await perso(['eval', 'fixtures/crm.json', ...refund800])
+    expect(loaded.binaryen).toBe(true)
+  })
+
+  it('exit 0 for Allow, 1 for Deny, 2 for an input error; --format json prints the response', async () => {
+    const allow = await perso(['eval', prebuilt, '--tool', 'delete_customer', '--role', 'manager',
+      '--agent', '{"user_id":"m1"}', '--resource', '{"owner_id":"m1"}'])
+    expect(allow.code).toBe(0)
+    expect(allow.stdout).toMatch(/^Allow {2}rule matched/)
+    const json = await perso(['eval', prebuilt, ...refund800, '--format', 'json'])
+    expect(JSON.parse(json.stdout)).toEqual({ decision: 'Deny', reason: expect.stringContaining('is not Lte 500') })
+    const error = await perso(['eval', prebuilt, '--tool', 'view_customer', '--role', 'agent', '--args', '{"amount": }'])
+    expect(error.code).toBe(2)
+    expect(error.stdout).toMatch(/^Error {2}arguments JSON: /)
+  })
+
+  it('reads --args, --agent and --resource from @files', async () => {
+    const file = join(tmp, 'args.json')
+    writeFileSync(file, '{"amount": 120}')
+    expect((await perso(['eval', prebuilt, '--tool', 'process_refund', '--role', 'agent', '--args', `@${file}`])).code).toBe(0)
+  })
+
+  it('usage errors exit 64; a file that is not an artifact exits 2 with one line', async () => {
+    expect((await perso(['eval', prebuilt, '--role', 'agent'])).code).toBe(64)
+    const notWasm = join(tmp, 'bogus.wasm')
+    writeFileSync(notWasm, Uint8Array.from([0, 0x61, 0x73, 0x6d, 9, 9, 9, 9]))
+    const bogus = await perso(['eval', notWasm, '--tool', 't', '--role', 'r'])
+    expect(bogus.code).toBe(2)
+    expect(bogus.stderr.trim().split('\n')).toHaveLength(1)
+  })
+})
+
+describe('perso compile', () => {
+  it('writes the artifact next to the policy and says what it wrote', async () => {
+    const run = await perso(['compile', 'fixtures/crm.json'])
+    expect(run.code).toBe(0)
+    const wasm = run.written.get('fixtures/crm.wasm')!
+    expect(WebAssembly.validate(wasm)).toBe(true)
+    expect(run.stdout).toBe(`fixtures/crm.wasm: ${wasm.length} bytes, 17 table entries\n`)
+  })
+
+  it('refuses an invalid policy: diagnostics on stderr, exit 2, nothing written', async () => {
+    const run = await perso(['compile', 'fixtures/invalid/01-wrong-op.json'])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(/error\[E\d{3}\]/)
+    expect(run.written.size).toBe(0)
+  })
+
+  it('--strict fails on warnings', async () => {
+    const run = await perso(['compile', 'fixtures/warnings/01-unknown-keys.json', '--strict'])
+    expect(run.code).toBe(2)
+  })
+
+  it('--emit wat prints the text form with the ABI exports', async () => {
+    const run = await perso(['compile', 'fixtures/crm.json', '--emit', 'wat'])
+    expect(run.code).toBe(0)
+    for (const name of ['memory', 'alloc', 'dealloc', 'init', 'evaluate']) expect(run.stdout).toContain(`(export "${name}"`)
+    expect(run.stdout).not.toContain('(import')
+  })
+
+  for (const policy of ['crm', 'file-ops']) {
+    it(`--emit ir of ${policy}.json matches fixtures/${policy}.ir`, async () => {
+      const run = await perso(['compile', `fixtures/${policy}.json`, '--emit', 'ir'])
+      expect(run.code).toBe(0)
+      const golden = join(root, 'fixtures', `${policy}.ir`)
+      if (process.env.PERSO_UPDATE_GOLDEN) writeFileSync(golden, run.stdout)
+      expect(run.stdout).toBe(readFileSync(golden, 'utf8'))
+    })
+  }
+})
+
+describe('perso inspect', () => {
+  it('prints the metadata, exports and entries', async () => {
+    const run = await perso(['inspect', prebuilt])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/version "crm-1.0.0", sha256 [0-9a-f]{64}/)
+    expect(run.stdout).toContain('imports    none')
+    expect(run.stdout).toContain('"process_refund" × "agent"  rules[2]  reads Arguments.amount')
+    const json = await perso(['inspect', prebuilt, '--json'])
+    expect(JSON.parse(json.stdout)).toMatchObject({ version: 'crm-1.0.0', counts: { entries: 17 } })
+  })
+
+  it('--wat adds the disassembly; a non-artifact exits 2', async () => {
+    expect((await perso(['inspect', prebuilt, '--wat'])).stdout).toContain('(module')
+    const run = await perso(['inspect', 'fixtures/crm.json'])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(/^perso: .*not a WebAssembly module/)
+  })
+})

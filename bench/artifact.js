@@ -1,0 +1,71 @@
+// Issue 3's numbers: artifact size, compile time (and how much of it is loading
+// binaryen), and evaluate through the raw ABI with JSON text in, side by side
+// with V8's JSON.parse of the same args + context text.
+
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { compareMedians, median, printTable } from './measure.js'
+import { CRM_SCENARIOS } from './scenarios.js'
+
+const root = new URL('..', import.meta.url)
+const { compile } = await import(new URL('dist/src/compiler/compile.js', root))
+const { RawArtifact } = await import(new URL('dist/src/host/abi.js', root))
+
+/** Wall time of a fresh `node` running `code`, median of `runs`, in ms. */
+function freshProcessMs(code, runs = 5) {
+  const times = []
+  for (let i = 0; i < runs; i++) {
+    const start = process.hrtime.bigint()
+    execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root })
+    times.push(Number(process.hrtime.bigint() - start) / 1e6)
+  }
+  return median(times)
+}
+
+export async function artifactSection() {
+  const source = readFileSync(new URL('fixtures/crm.json', root))
+  const { wasm } = await compile(source, { filename: 'crm.json' })
+
+  console.log('\n## Artifact (fixtures/crm.json)\n')
+  const warm = []
+  for (let i = 0; i < 15; i++) {
+    const start = process.hrtime.bigint()
+    await compile(source, { filename: 'crm.json' })
+    warm.push(Number(process.hrtime.bigint() - start) / 1e6)
+  }
+  const bare = freshProcessMs('0')
+  const binaryenLoad = freshProcessMs("await import('binaryen')")
+  const fullCompile = freshProcessMs(
+    `const { compile } = await import('./dist/src/compiler/compile.js'); await compile((await import('node:fs')).readFileSync('fixtures/crm.json'))`,
+  )
+  printTable(
+    ['measure', 'value'],
+    [
+      ['artifact size', `${wasm.length} bytes (target ≤ 16384)`],
+      ['compile, warm (in-process median)', `${median(warm).toFixed(1)} ms`],
+      ['compile, fresh process (node start to artifact)', `${(fullCompile - bare).toFixed(0)} ms over bare node start`],
+      ['  of which loading binaryen', `${(binaryenLoad - bare).toFixed(0)} ms`],
+    ],
+  )
+
+  console.log('\n## evaluate through the raw ABI vs JSON.parse of the same text (ns/op, medians)\n')
+  const artifact = await RawArtifact.load(wasm)
+  const rows = []
+  for (const scenario of CRM_SCENARIOS) {
+    const args = JSON.stringify(scenario.args)
+    const context = JSON.stringify(scenario.context)
+    const answer = JSON.parse(artifact.evaluateStrings(scenario.tool, args, context))
+    if (answer.decision === undefined) throw new Error(`scenario ${scenario.name} errored: ${answer.error}`)
+    let sink = 0
+    const medians = compareMedians({
+      evaluate: () => { sink += artifact.evaluateStrings(scenario.tool, args, context).length },
+      'JSON.parse': () => { sink += JSON.parse(args) === null ? 0 : 1; sink += JSON.parse(context) === null ? 0 : 1 },
+    })
+    if (sink === 0) throw new Error('unreachable')
+    rows.push([scenario.name, `${args.length + context.length} B`, answer.decision, medians.evaluate.toFixed(0), medians['JSON.parse'].toFixed(0), (medians.evaluate / medians['JSON.parse']).toFixed(2) + '×'])
+  }
+  printTable(['scenario', 'text', 'decision', 'evaluate ns', 'JSON.parse ns', 'ratio'], rows)
+  console.log('\nevaluate = encode tool/args/context into module memory + evaluate + read and decode the response text.')
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await artifactSection()

@@ -1,0 +1,156 @@
+// `npm run bench`: perso's numbers on the CRM example, all measured in one run.
+// The file is a list of sections; adding a measurement is adding one function to
+// SECTIONS. Needs the build (`npm run build`): it imports dist/.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import ts from 'typescript'
+import { compareMedians, printTable } from './measure.js'
+
+const root = new URL('../', import.meta.url)
+const { compile, Perso } = await import(new URL('dist/src/index.js', root).href)
+const { RawArtifact } = await import(new URL('dist/src/host/abi.js', root).href)
+
+/** The CRM scenario: the demo's calls and the other rules of the policy, allowed and denied. */
+const REQUESTS = [
+  { tool: 'process_refund', args: { order_id: 'ORD-8821', amount: 800 }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },
+  { tool: 'process_refund', args: { order_id: 'ORD-8822', amount: 120 }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },
+  { tool: 'delete_customer', args: { customer_id: 'C-1' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { owner_id: 'mgr-001' } },
+  { tool: 'delete_customer', args: { customer_id: 'C-2' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { owner_id: 'mgr-002' } },
+  { tool: 'bulk_update', args: { ids: ['C-1', 'C-2'] }, role: 'admin', agentAttributes: { mfa_verified_at: '2026-11-21T09:00:00Z' }, resourceAttributes: { env: 'staging' } },
+  { tool: 'view_customer', args: { customer_id: 'C-3' }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },
+  { tool: 'export_data', args: { format: 'csv' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { env: 'production' } },
+  { tool: 'drop_database', args: {}, role: 'admin', agentAttributes: {}, resourceAttributes: {} },
+]
+/** The context object of each request as the raw ABI reads it, built once (not part of any timing). */
+const CONTEXTS = REQUESTS.map((r) => ({ role: r.role, agent_attrs: r.agentAttributes, resource_attrs: r.resourceAttributes }))
+
+/** A function that makes one decision per call, cycling through the scenario. */
+function cycling(decide) {
+  let i = 0
+  return () => {
+    const k = i
+    i = i === REQUESTS.length - 1 ? 0 : i + 1
+    return decide(k)
+  }
+}
+
+/** The same rules as fixtures/crm.json, written by hand: the floor. */
+function handWritten(tool, role, args, agent, resource) {
+  const staff = role === 'agent' || role === 'manager' || role === 'admin'
+  const has = (o, k) => o !== null && typeof o === 'object' && !Array.isArray(o) && Object.hasOwn(o, k) && o[k] !== null && o[k] !== undefined
+  switch (tool) {
+    case 'view_customer':
+    case 'update_customer':
+      return staff
+    case 'process_refund': {
+      const limit = role === 'agent' ? 500 : role === 'manager' || role === 'admin' ? 2000 : undefined
+      return limit !== undefined && typeof args?.amount === 'number' && args.amount <= limit
+    }
+    case 'delete_customer':
+      if (role === 'admin') return true
+      return role === 'manager' && has(agent, 'user_id') && has(resource, 'owner_id') && agent.user_id === resource.owner_id
+    case 'access_pii':
+      return staff && has(agent, 'mfa_verified_at')
+    case 'export_data':
+      return (role === 'manager' || role === 'admin') && resource?.env === 'production'
+    case 'bulk_update':
+      return role === 'admin' && has(agent, 'mfa_verified_at') && resource?.env === 'production'
+    default:
+      return false
+  }
+}
+
+/** The reference evaluator (test/support/reference.ts), transpiled to plain JS for this run. */
+async function loadReference() {
+  const dir = join(tmpdir(), `perso-bench-reference-${process.pid}`)
+  mkdirSync(dir, { recursive: true })
+  for (const name of ['reference', 'ref-json']) {
+    const source = readFileSync(new URL(`test/support/${name}.ts`, root), 'utf8')
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
+    writeFileSync(join(dir, `${name}.js`), js)
+  }
+  return import(pathToFileURL(join(dir, 'reference.js')).href)
+}
+
+async function loadCedar() {
+  const cedar = await import('@cedar-policy/cedar-wasm/nodejs')
+  const policies = readFileSync(new URL('bench/cedar/crm.cedar', root), 'utf8')
+  const parsed = cedar.preparsePolicySet('crm', { staticPolicies: policies })
+  if (parsed.type !== 'success') throw new Error(`cedar did not parse bench/cedar/crm.cedar: ${JSON.stringify(parsed)}`)
+  return (k) => {
+    const r = REQUESTS[k]
+    const answer = cedar.statefulIsAuthorized({
+      principal: { type: 'Role', id: r.role },
+      action: { type: 'Action', id: r.tool },
+      resource: { type: 'Resource', id: 'r' },
+      context: { args: r.args, agent_attrs: r.agentAttributes, resource_attrs: r.resourceAttributes },
+      preparsedPolicySetId: 'crm',
+      entities: [],
+    })
+    if (answer.type !== 'success') throw new Error(`cedar failed: ${JSON.stringify(answer.errors)}`)
+    return answer.response.decision === 'allow' ? 'Allow' : 'Deny'
+  }
+}
+
+const fmt = (ns) => (ns >= 10_000 ? ns.toFixed(0) : ns.toFixed(1))
+const ratio = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(2)) + '×'
+
+/** ns per decision of each way of deciding the CRM scenario, side by side. */
+async function decisionSpeed({ wasm, policy }) {
+  const sdk = await Perso.load(wasm)
+  const sdkText = await Perso.load(wasm, { fastPath: false })
+  const raw = RawArtifact.loadSync(wasm)
+  const reference = await loadReference()
+  const cedar = await loadCedar()
+  const encoder = new TextEncoder()
+
+  const candidates = {
+    'SDK evaluateSync (fast path)': cycling((k) => sdk.evaluateSync(REQUESTS[k]).decision),
+    'SDK evaluateSync (text path)': cycling((k) => sdkText.evaluateSync(REQUESTS[k]).decision),
+    'raw ABI, JSON text': cycling((k) => {
+      const r = REQUESTS[k]
+      return JSON.parse(raw.evaluateStrings(r.tool, JSON.stringify(r.args), JSON.stringify(CONTEXTS[k]))).decision
+    }),
+    'reference evaluator, JSON text': cycling((k) => {
+      const r = REQUESTS[k]
+      const answer = reference.referenceEvaluate(policy, encoder.encode(r.tool), encoder.encode(JSON.stringify(r.args)), encoder.encode(JSON.stringify(CONTEXTS[k])))
+      return answer.decision
+    }),
+    '@cedar-policy/cedar-wasm (preparsed)': cycling(cedar),
+    'hand-written JS (floor)': cycling((k) => {
+      const r = REQUESTS[k]
+      return handWritten(r.tool, r.role, r.args, r.agentAttributes, r.resourceAttributes) ? 'Allow' : 'Deny'
+    }),
+    'JSON.stringify(args)+JSON.stringify(context)': cycling((k) => JSON.stringify(REQUESTS[k].args) + JSON.stringify(CONTEXTS[k])),
+  }
+
+  // Every decider must agree on the scenario before its speed means anything.
+  const want = REQUESTS.map((r) => sdk.evaluateSync(r).decision)
+  for (const [name, decide] of Object.entries(candidates)) {
+    if (name.startsWith('JSON.stringify')) continue
+    const got = REQUESTS.map(() => decide())
+    if (got.join() !== want.join()) throw new Error(`${name} decides ${got.join()}, the SDK ${want.join()}`)
+  }
+
+  const medians = compareMedians(candidates, { rounds: Number(process.env.BENCH_ROUNDS ?? 15), batch: Number(process.env.BENCH_BATCH ?? 2000), warmup: 3 })
+  const base = medians['SDK evaluateSync (fast path)']
+  console.log(`\nDecisions on the CRM example (${REQUESTS.length} calls in rotation, ${want.filter((d) => d === 'Allow').length} allowed), median ns per decision, interleaved rounds:\n`)
+  printTable(
+    ['candidate', 'ns/decision', 'vs SDK'],
+    Object.entries(medians).map(([name, ns]) => [name, fmt(ns), ratio(ns / base)]),
+  )
+  const stringify = medians['JSON.stringify(args)+JSON.stringify(context)']
+  const cedarNs = medians['@cedar-policy/cedar-wasm (preparsed)']
+  console.log(`\nSDK / stringify alone: ${ratio(base / stringify)} (target ≤ 1.0×); cedar-wasm / SDK: ${ratio(cedarNs / base)} (target ≥ 50×)`)
+}
+
+const SECTIONS = [decisionSpeed]
+
+const source = readFileSync(new URL('fixtures/crm.json', root))
+const compiled = await compile(source, { filename: 'fixtures/crm.json' })
+if (compiled.wasm === undefined) throw new Error('fixtures/crm.json did not compile')
+const context = { wasm: compiled.wasm, source, policy: JSON.parse(source.toString('utf8')) }
+for (const section of SECTIONS) await section(context)

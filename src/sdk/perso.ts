@@ -1,0 +1,110 @@
+// The SDK a host imports: load an artifact, ask it for decisions, audit them.
+// Same engine in Node and browsers; nothing here imports a Node builtin.
+
+import { RawArtifact } from '../host/abi.js'
+import { type Metadata, readMetadata } from '../host/metadata.js'
+import { Auditor, type AuditOptions } from './audit.js'
+import { decisionOf, FastPath } from './fast-path.js'
+import { type ArtifactSource, loadModule } from './load.js'
+import { assertRequestShape, type Decision, type EvaluateRequest, unreadable } from './request.js'
+
+export interface LoadOptions {
+  /** Emit one audit event per decision through `audit.transport`. */
+  audit?: AuditOptions
+  /**
+   * Send the artifact only the fields the matched entry reads (default). With
+   * `false`, send the whole request as JSON text; the decisions are the same.
+   */
+  fastPath?: boolean
+}
+
+function checkOptions(options: unknown): asserts options is LoadOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('perso: Perso.load() options must be an object')
+  const { audit, fastPath } = options as Record<string, unknown>
+  if (fastPath !== undefined && typeof fastPath !== 'boolean') throw new TypeError('perso: options.fastPath must be a boolean')
+  if (audit === undefined) return
+  if (typeof audit !== 'object' || audit === null) throw new TypeError('perso: options.audit must be an object')
+  const { transport, hashArgs } = audit as Record<string, unknown>
+  if (typeof (transport as { emit?: unknown } | null)?.emit !== 'function') {
+    throw new TypeError('perso: options.audit.transport must be an object with an emit(event) method')
+  }
+  if (hashArgs !== undefined && typeof hashArgs !== 'boolean') throw new TypeError('perso: options.audit.hashArgs must be a boolean')
+}
+
+/** JSON text of the context object the artifact reads (spec §4), for the text path. */
+function contextText(request: EvaluateRequest): string {
+  let text = '{"role":' + JSON.stringify(request.role)
+  if (request.agentAttributes !== undefined) text += ',"agent_attrs":' + JSON.stringify(request.agentAttributes)
+  if (request.resourceAttributes !== undefined) text += ',"resource_attrs":' + JSON.stringify(request.resourceAttributes)
+  return text + '}'
+}
+
+export class Perso {
+  private closed = false
+
+  private constructor(
+    private readonly artifact: RawArtifact,
+    private readonly fast: FastPath | undefined,
+    private readonly auditor: Auditor | undefined,
+    /** The policy's own `version` label, as the artifact's `init` reports it. */
+    readonly policyVersion: string,
+    /** What the artifact says about itself: its table, and which fields each entry reads. */
+    readonly metadata: Metadata,
+  ) {}
+
+  /** Loads an artifact from a path, URL, bytes or a compiled module. */
+  static async load(source: ArtifactSource, options: LoadOptions = {}): Promise<Perso> {
+    checkOptions(options)
+    const module = await loadModule(source)
+    const metadata = readMetadata(module)
+    if (metadata instanceof Error) throw new TypeError(`perso: ${metadata.message}`)
+    const artifact = await RawArtifact.load(module)
+    const init = artifact.init()
+    if (!('ok' in init)) throw new TypeError(`perso: the artifact did not start: ${init.error}`)
+    const fast = options.fastPath === false ? undefined : new FastPath(artifact.exports, metadata)
+    const auditor = options.audit && new Auditor(options.audit.transport, options.audit.hashArgs ?? false, init.version)
+    return new Perso(artifact, fast, auditor, init.version, metadata)
+  }
+
+  /**
+   * The decision on one tool call. Never throws or rejects on the request's
+   * data (an unreadable request is a denial); a malformed call throws a
+   * TypeError right here, not through the promise.
+   */
+  evaluate(request: EvaluateRequest): Promise<Decision> {
+    return Promise.resolve(this.evaluateSync(request))
+  }
+
+  /** `evaluate`, synchronously. */
+  evaluateSync(request: EvaluateRequest): Decision {
+    assertRequestShape(request)
+    if (this.closed) throw new Error('perso: evaluate() after close()')
+    const refused = unreadable(request)
+    const decision: Decision = refused !== undefined ? { decision: 'Deny', reason: refused.reason } : this.decide(request)
+    this.auditor?.record(request, decision, refused?.part)
+    return decision
+  }
+
+  /** Audit events whose transport threw or rejected (the decisions stood). */
+  get auditFailures(): number {
+    return this.auditor?.failures ?? 0
+  }
+
+  /** Stops taking requests and flushes the audit transport. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.auditor?.close()
+  }
+
+  private decide(request: EvaluateRequest): Decision {
+    try {
+      if (this.fast !== undefined) return this.fast.decide(request)
+      const args = request.args === undefined ? '{}' : JSON.stringify(request.args)
+      return decisionOf(JSON.parse(this.artifact.evaluateStrings(request.tool, args, contextText(request))) as Record<string, unknown>)
+    } catch (e) {
+      // A getter or proxy that changed its mind after the walk: still no throw, still no Allow.
+      return { decision: 'Deny', reason: `request: could not be read: ${e instanceof Error ? e.message : String(e)}` }
+    }
+  }
+}

@@ -1,0 +1,194 @@
+// Property test: the SDK's fast path (only the read fields, encoded into module
+// memory) decides exactly like its text path (whole JSON texts) and like the raw
+// ABI, on random policies and requests, hostile values spliced in included.
+// Reproduce a failure with the seed and path fast-check prints; scale with PERSO_FUZZ_RUNS.
+
+import fc from 'fast-check'
+import { existsSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import type { Policy } from '../src/compiler/policy.js'
+import type { EvaluateRequest } from '../src/sdk/request.js'
+import { policyArb, policySource, requestArb, type Request } from './support/arbitraries.js'
+
+const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
+const POLICIES = Number(process.env.PERSO_FUZZ_RUNS ?? 60)
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** The host-side view of a raw request: JS values as a host would hold them; undefined when the bytes are not JSON. */
+function asHostRequest(request: Request): EvaluateRequest | undefined {
+  try {
+    const tool = strict.decode(request.tool)
+    const args: unknown = JSON.parse(strict.decode(request.args))
+    const context: unknown = JSON.parse(strict.decode(request.context))
+    if (typeof context !== 'object' || context === null || Array.isArray(context)) return { tool, args, role: undefined as unknown as string }
+    const { role, agent_attrs, resource_attrs } = context as Record<string, unknown>
+    return { tool, args, role: role as string, agentAttributes: agent_attrs, resourceAttributes: resource_attrs }
+  } catch {
+    return undefined // not UTF-8, not JSON, or too deep for JSON.parse: no host holds such a value
+  }
+}
+
+const cyclic = (): unknown => {
+  const a: Record<string, unknown> = { x: 1 }
+  a.self = { back: a }
+  return a
+}
+const deep = (n: number): unknown => (n === 0 ? 1 : [deep(n - 1)])
+
+/** Values the engine cannot read, and odd but readable ones the two paths must still agree on. */
+const HOSTILE: (() => unknown)[] = [
+  () => 10n, () => NaN, () => Infinity, () => -Infinity, () => 'a\ud800', () => '\udc00', () => () => 1,
+  () => Symbol('s'), () => new Date(0), () => new Map(), cyclic, () => deep(200), () => [undefined], () => [1, , 3],
+  () => Object.create({ inherited: 1 }) as unknown, () => ({ 'k\ud800': 1 }),
+  // Readable: the paths must agree on them.
+  () => -0, () => undefined, () => Object.assign(Object.create(null) as object, { amount: 1 }), () => deep(126),
+  () => JSON.parse('{"__proto__": 5, "amount": 3}') as unknown, () => ({ toJSON: 'not a function' }), () => 2 ** 60,
+]
+
+interface Splice {
+  part: 'args' | 'agentAttributes' | 'resourceAttributes'
+  key: string
+  nested: boolean
+  make: number
+}
+
+const spliceArb: fc.Arbitrary<Splice | undefined> = fc.option(
+  fc.record({
+    part: fc.constantFrom('args' as const, 'agentAttributes' as const, 'resourceAttributes' as const),
+    key: fc.constantFrom('amount', 'user_id', 'owner_id', 'path', 'x', '__proto__', 'toString'),
+    nested: fc.boolean(),
+    make: fc.nat(HOSTILE.length - 1),
+  }),
+  { nil: undefined, freq: 3 },
+)
+
+function splice(request: EvaluateRequest, s: Splice | undefined): EvaluateRequest {
+  if (s === undefined) return request
+  const value = HOSTILE[s.make]!()
+  const holder = request[s.part]
+  const target: Record<string, unknown> =
+    typeof holder === 'object' && holder !== null && !Array.isArray(holder) ? (holder as Record<string, unknown>) : {}
+  Object.defineProperty(target, s.key, { value: s.nested ? { inner: [value] } : value, enumerable: true, writable: true, configurable: true })
+  return { ...request, [s.part]: target }
+}
+
+const casesArb = policyArb.chain((policy) =>
+  fc.record({
+    policy: fc.constant(policy),
+    requests: fc.array(fc.tuple(requestArb(policy), spliceArb), { minLength: 1, maxLength: 30, size: 'max' }),
+  }),
+)
+
+describe.skipIf(!existsSync(TEMPLATE))('SDK fast path against its text path and the raw ABI', () => {
+  it(`decides alike on ${POLICIES} random policies × up to 30 requests`, async () => {
+    const { compile } = await import('../src/compiler/compile.js')
+    const { Perso } = await import('../src/sdk/perso.js')
+    const { RawArtifact } = await import('../src/host/abi.js')
+    const { decisionOf } = await import('../src/sdk/fast-path.js')
+    let compared = 0
+    let refusedBySdk = 0
+    await fc.assert(
+      fc.asyncProperty(casesArb, async ({ policy, requests }: { policy: Policy; requests: [Request, Splice | undefined][] }) => {
+        const source = policySource(policy)
+        const compiled = await compile(source)
+        if (compiled.wasm === undefined) throw new Error(`policy did not compile:\n${source}`)
+        const module = new WebAssembly.Module(compiled.wasm)
+        const fast = await Perso.load(module)
+        const text = await Perso.load(module, { fastPath: false })
+        const raw = RawArtifact.loadSync(module)
+        for (const [bytes, s] of requests) {
+          const parsed = asHostRequest(bytes)
+          if (parsed === undefined) continue
+          const request = splice(parsed, s)
+          const got = fast.evaluateSync(request)
+          const where = `\npolicy: ${source}\nrequest: ${String(bytes)}\nsplice: ${JSON.stringify(s)}`
+          expect(text.evaluateSync(request), `fast and text paths differ${where}`).toEqual(got)
+          if (got.decision === 'Allow') compared++
+          // The raw ABI on the request's own bytes: the same decision (reasons may spell numbers differently).
+          // When the artifact refuses those bytes, the host's JSON.parse may have dropped the offending part
+          // (a duplicate key's earlier value, a context key the request has no place for), so the SDK only has
+          // to deny when the values it holds are unreadable; the splices and the texts below check that.
+          if (s === undefined) {
+            const rawAnswer = raw.evaluate(bytes.tool, bytes.args, bytes.context)
+            if (!('error' in rawAnswer)) expect(got.decision, `SDK and raw ABI on the original bytes differ${where}`).toBe(rawAnswer.decision)
+          }
+          if (got.reason.startsWith('request: ')) {
+            refusedBySdk++
+            expect(got.decision).toBe('Deny')
+            continue
+          }
+          // The raw ABI on the JSON texts the text path sends: the same decision and reason, byte for byte.
+          const context = JSON.stringify({ role: request.role, agent_attrs: request.agentAttributes, resource_attrs: request.resourceAttributes })
+          const viaText = decisionOf(JSON.parse(raw.evaluateStrings(request.tool, JSON.stringify(request.args ?? {}), context)) as Record<string, unknown>)
+          expect(got, `SDK and raw ABI on JSON text differ${where}`).toEqual(viaText)
+        }
+      }),
+      { numRuns: POLICIES },
+    )
+    // The generators must reach both outcomes, or the property says little.
+    expect(compared).toBeGreaterThan(20)
+    expect(refusedBySdk).toBeGreaterThan(5)
+  }, 60_000)
+})
+
+// Field names that a JS object inherits or treats specially: the random policies
+// rarely read them, so a fixed policy does, against arbitrary JSON values.
+const ODD_FIELDS = ['__proto__', 'toString', 'constructor', 'hasOwnProperty', 'valueOf', 'amount', '0', 'length']
+const oddPolicy: Policy = {
+  version: 'odd',
+  default_action: 'Deny',
+  tools: ['t'],
+  roles: ['r'],
+  rules: [
+    {
+      tool_name: 't',
+      roles: ['r'],
+      condition: {
+        Any: ODD_FIELDS.flatMap((field) => [
+          { FieldEquals: { source_a: 'Arguments' as const, field_a: field, source_b: 'AgentAttributes' as const, field_b: field } },
+          { All: [{ FieldPresent: { source: 'ResourceAttributes' as const, field } }, { NumericCheck: { source: 'Arguments' as const, field, op: 'Gte' as const, value: 0 } }] },
+        ]),
+      },
+    },
+  ],
+}
+
+const oddObjectArb = fc.oneof(
+  // fc.dictionary defines keys as own members, `__proto__` included, as JSON.parse does.
+  fc.dictionary(
+    fc.constantFrom(...ODD_FIELDS),
+    fc.oneof({ weight: 3, arbitrary: fc.constantFrom<unknown>(1, 0, -0, 'a', true, [1], { x: 1 }, null) }, fc.jsonValue({ maxDepth: 2 })),
+    { maxKeys: 4 },
+  ),
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.constant(undefined),
+)
+
+describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on inherited and special field names', () => {
+  it('decides like the text path and the raw ABI', async () => {
+    const { compile } = await import('../src/compiler/compile.js')
+    const { Perso } = await import('../src/sdk/perso.js')
+    const { RawArtifact } = await import('../src/host/abi.js')
+    const { decisionOf } = await import('../src/sdk/fast-path.js')
+    const compiled = await compile(policySource(oddPolicy))
+    const module = new WebAssembly.Module(compiled.wasm!)
+    const fast = await Perso.load(module)
+    const text = await Perso.load(module, { fastPath: false })
+    const raw = RawArtifact.loadSync(module)
+    let allowed = 0
+    fc.assert(
+      fc.property(oddObjectArb, oddObjectArb, oddObjectArb, spliceArb, (args, agentAttributes, resourceAttributes, s) => {
+        const request = splice({ tool: 't', role: 'r', args, agentAttributes, resourceAttributes }, s)
+        const got = fast.evaluateSync(request)
+        expect(text.evaluateSync(request)).toEqual(got)
+        if (got.decision === 'Allow') allowed++
+        if (got.reason.startsWith('request: ')) return
+        const context = JSON.stringify({ role: 'r', agent_attrs: request.agentAttributes, resource_attrs: request.resourceAttributes })
+        const viaText = decisionOf(JSON.parse(raw.evaluateStrings('t', JSON.stringify(request.args ?? {}), context)) as Record<string, unknown>)
+        expect(got).toEqual(viaText)
+      }),
+      { numRuns: 3000 },
+    )
+    expect(allowed).toBeGreaterThan(20)
+  })
+})

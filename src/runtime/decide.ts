@@ -5,7 +5,7 @@ import { EntryField, Header, entryField, header } from './blob'
 import { explain, failedNode, Failure, failure, holds, resolveReads, writeAccount } from './interp'
 import { JsonError, errorAt, errorCode, keyEnd, keyStart, nextMember, rootEnd, rootStart, validate, valueEnd, valueStart } from './json'
 import { inMemory, outOfMemory, scratch } from './memory'
-import { begin, beginError, endError, error, finish, putDecimal, putEscaped, putLiteral } from './response'
+import { begin, beginError, endError, error, finish, putDecimal, putEscaped, putText } from './response'
 import { probe } from './table'
 import { invalidUtf8At } from './text'
 import { unescapeInto, unescapedEquals } from './unescape'
@@ -29,29 +29,29 @@ let sources: usize = 0
 
 export function decide(tool: usize, toolLen: usize, args: usize, argsLen: usize, ctx: usize, ctxLen: usize): usize {
   sources = scratch(24)
-  if (sources == 0) return error('evaluate', 'out of memory')
+  if (sources == 0) return error(utf8('evaluate'), utf8('out of memory'))
 
-  if (!inMemory(tool, toolLen)) return error('tool_name', 'buffer outside memory')
+  if (!inMemory(tool, toolLen)) return error(utf8('tool_name'), utf8('buffer outside memory'))
   let bad = invalidUtf8At(tool, toolLen)
   if (bad >= 0) {
-    beginError('tool_name', 'invalid utf-8 at byte ')
+    beginError(utf8('tool_name'), utf8('invalid utf-8 at byte '))
     putDecimal(<u64>bad)
     return endError()
   }
 
-  if (!inMemory(args, argsLen)) return error('arguments JSON', 'buffer outside memory')
-  if (!validate(args, argsLen)) return jsonError('arguments JSON')
+  if (!inMemory(args, argsLen)) return error(utf8('arguments JSON'), utf8('buffer outside memory'))
+  if (!validate(args, argsLen)) return jsonError(utf8('arguments JSON'))
   setSource(0, rootStart, rootEnd)
 
-  if (!inMemory(ctx, ctxLen)) return error('context JSON', 'buffer outside memory')
-  if (!validate(ctx, ctxLen)) return jsonError('context JSON')
-  if (load<u8>(rootStart) != 0x7b) return error('context JSON', 'not an object')
+  if (!inMemory(ctx, ctxLen)) return error(utf8('context JSON'), utf8('buffer outside memory'))
+  if (!validate(ctx, ctxLen)) return jsonError(utf8('context JSON'))
+  if (load<u8>(rootStart) != 0x7b) return error(utf8('context JSON'), utf8('not an object'))
   readContext(rootStart, rootEnd)
-  if (roleEnd == 0) return error('context JSON', 'role is missing')
-  if (load<u8>(roleStart) != 0x22) return error('context JSON', 'role is not a string')
+  if (roleEnd == 0) return error(utf8('context JSON'), utf8('role is missing'))
+  if (load<u8>(roleStart) != 0x22) return error(utf8('context JSON'), utf8('role is not a string'))
 
   let role = scratch(<u64>(roleEnd - roleStart))
-  if (role == 0) return error('evaluate', 'out of memory')
+  if (role == 0) return error(utf8('evaluate'), utf8('out of memory'))
   let roleLen = unescapeInto(role, roleStart + 1, roleEnd - 1)
 
   let entry = probe(tool, toolLen, role, roleLen)
@@ -62,7 +62,7 @@ export function decide(tool: usize, toolLen: usize, args: usize, argsLen: usize,
   let passed = root != 0 && holds(root)
   if (!passed && root != 0) explain(root)
   // Scratch ran out comparing values: the answer above cannot be trusted.
-  if (outOfMemory) return error('evaluate', 'out of memory')
+  if (outOfMemory) return error(utf8('evaluate'), utf8('out of memory'))
   return respond(passed, passed ? Outcome.Passed : Outcome.Failed, tool, toolLen, role, roleLen)
 }
 
@@ -76,91 +76,81 @@ function readContext(start: usize, end: usize): void {
   roleEnd = 0
   setSource(1, 0, 0)
   setSource(2, 0, 0)
-  // The three key names as UTF-8, to compare unescaped keys against.
-  let names = scratch(32)
-  if (names == 0) return
-  let role = names
-  let agent = names + ascii(role, 'role')
-  let resource = agent + ascii(agent, 'agent_attrs')
-  ascii(resource, 'resource_attrs')
   for (let p = nextMember(start + 1, end, true); p != 0; p = nextMember(p, end, true)) {
-    if (unescapedEquals(keyStart, keyEnd, role, 4)) {
+    if (keyIs(utf8('role'))) {
       roleStart = valueStart
       roleEnd = valueEnd
-    } else if (unescapedEquals(keyStart, keyEnd, agent, 11)) setSource(1, valueStart, valueEnd)
-    else if (unescapedEquals(keyStart, keyEnd, resource, 14)) setSource(2, valueStart, valueEnd)
+    } else if (keyIs(utf8('agent_attrs'))) setSource(1, valueStart, valueEnd)
+    else if (keyIs(utf8('resource_attrs'))) setSource(2, valueStart, valueEnd)
   }
 }
 
-/** Writes an ASCII literal's bytes at `dst`; returns their count. */
-function ascii(dst: usize, s: string): usize {
-  let n = <usize>s.length
-  let chars = changetype<usize>(s)
-  for (let i: usize = 0; i < n; i++) store<u8>(dst + i, load<u16>(chars + (i << 1)))
-  return n
+/** True when the current member's key, unescaped, is `text` (made by `utf8('…')`). */
+function keyIs(text: usize): bool {
+  return unescapedEquals(keyStart, keyEnd, text + 1, load<u8>(text))
 }
 
 function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize): usize {
   begin()
-  putLiteral('{"decision":"')
-  putLiteral(allow ? 'Allow' : 'Deny')
-  putLiteral('","reason":"')
-  putLiteral(outcome == Outcome.NoRule ? "no rule matched tool '" : "rule matched tool '")
+  putText(utf8('{"decision":"'))
+  putText(allow ? utf8('Allow') : utf8('Deny'))
+  putText(utf8('","reason":"'))
+  putText(outcome == Outcome.NoRule ? utf8("no rule matched tool '") : utf8("rule matched tool '"))
   putEscaped(tool, toolLen)
-  putLiteral("' for role '")
+  putText(utf8("' for role '"))
   putEscaped(role, roleLen)
-  if (outcome == Outcome.NoRule) putLiteral("'; applying default_action")
-  else if (outcome == Outcome.NoCondition) putLiteral("'; no condition required")
-  else if (outcome == Outcome.Passed) putLiteral("'; condition passed")
+  if (outcome == Outcome.NoRule) putText(utf8("'; applying default_action"))
+  else if (outcome == Outcome.NoCondition) putText(utf8("'; no condition required"))
+  else if (outcome == Outcome.Passed) putText(utf8("'; condition passed"))
   else {
-    putLiteral("'; condition failed")
+    putText(utf8("'; condition failed"))
     if (failure != Failure.Holds && failedNode != 0) {
-      putLiteral(': ')
+      putText(utf8(': '))
       writeAccount()
     }
   }
-  putLiteral('"}')
+  putText(utf8('"}'))
   return finish()
 }
 
-function jsonError(input: string): usize {
-  if (errorCode == JsonError.Empty) return error(input, 'empty input')
+function jsonError(input: usize): usize {
+  if (errorCode == JsonError.Empty) return error(input, utf8('empty input'))
   beginError(input, jsonMessage(errorCode))
-  putLiteral(' at byte ')
+  putText(utf8(' at byte '))
   putDecimal(<u64>errorAt)
   return endError()
 }
 
-function jsonMessage(code: JsonError): string {
+function jsonMessage(code: JsonError): usize {
   switch (code) {
     case JsonError.UnexpectedEnd:
-      return 'unexpected end of input'
+      return utf8('unexpected end of input')
     case JsonError.ExpectedValue:
-      return 'expected a value'
+      return utf8('expected a value')
     case JsonError.ExpectedKey:
-      return 'expected a string key'
+      return utf8('expected a string key')
     case JsonError.ExpectedColon:
-      return "expected ':'"
+      return utf8("expected ':'")
     case JsonError.ExpectedCommaOrBrace:
-      return "expected ',' or '}'"
+      return utf8("expected ',' or '}'")
     case JsonError.ExpectedCommaOrBracket:
-      return "expected ',' or ']'"
+      return utf8("expected ',' or ']'")
     case JsonError.Trailing:
-      return 'trailing characters'
+      return utf8('trailing characters')
     case JsonError.InvalidEscape:
-      return 'invalid escape'
+      return utf8('invalid escape')
     case JsonError.LoneSurrogate:
-      return 'lone surrogate in string'
+      return utf8('lone surrogate in string')
     case JsonError.InvalidUtf8:
-      return 'invalid utf-8 in string'
+      return utf8('invalid utf-8 in string')
     case JsonError.ControlCharacter:
-      return 'control character in string'
+      return utf8('control character in string')
     case JsonError.InvalidNumber:
-      return 'invalid number'
+      return utf8('invalid number')
     case JsonError.NumberOutOfRange:
-      return 'number out of range'
+      return utf8('number out of range')
     case JsonError.TooDeep:
-      return 'nesting deeper than 128'
+      return utf8('nesting deeper than 128')
   }
-  return 'invalid JSON'
+  return utf8('invalid JSON')
 }

@@ -5,7 +5,7 @@ import './abort'
 import { Header, hasPolicy, header, __perso_policy } from './blob'
 import { decide } from './decide'
 import { beginCall, inMemory } from './memory'
-import { begin, error, finish, putEscaped, putLiteral } from './response'
+import { begin, error, finish, putEscaped, putText } from './response'
 import { sha256 } from './sha256'
 import { bytesEqual } from './text'
 
@@ -17,26 +17,26 @@ export function dealloc(ptr: usize, len: usize): void {}
 
 export function init(ptr: usize, len: usize): usize {
   beginCall(endIfInMemory(ptr, len))
-  if (!hasPolicy()) return error('init', 'no policy is compiled into this module')
+  if (!hasPolicy()) return error(utf8('init'), utf8('no policy is compiled into this module'))
   if (len != 0) {
-    if (!inMemory(ptr, len)) return error('init', 'buffer outside memory')
+    if (!inMemory(ptr, len)) return error(utf8('init'), utf8('buffer outside memory'))
     let digest = sha256(ptr, len)
-    if (digest == 0) return error('init', 'out of memory')
+    if (digest == 0) return error(utf8('init'), utf8('out of memory'))
     if (!bytesEqual(digest, <usize>__perso_policy + <usize>Header.Sha256, 32)) {
-      return error('init', 'this artifact was compiled from another policy; recompile it with perso compile')
+      return error(utf8('init'), utf8('this artifact was compiled from another policy; recompile it with perso compile'))
     }
   }
   begin()
-  putLiteral('{"ok":true,"version":"')
+  putText(utf8('{"ok":true,"version":"'))
   putEscaped(header(Header.VersionPtr), header(Header.VersionLen))
-  putLiteral('"}')
+  putText(utf8('"}'))
   return finish()
 }
 
 export function evaluate(toolPtr: usize, toolLen: usize, argsPtr: usize, argsLen: usize, ctxPtr: usize, ctxLen: usize): usize {
   let floor = max(max(endIfInMemory(toolPtr, toolLen), endIfInMemory(argsPtr, argsLen)), endIfInMemory(ctxPtr, ctxLen))
   beginCall(floor)
-  if (!hasPolicy()) return error('evaluate', 'no policy is compiled into this module')
+  if (!hasPolicy()) return error(utf8('evaluate'), utf8('no policy is compiled into this module'))
   return decide(toolPtr, toolLen, argsPtr, argsLen, ctxPtr, ctxLen)
 }
 

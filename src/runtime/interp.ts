@@ -5,7 +5,7 @@
 import { keyEnd, keyStart, nextMember, valueEnd, valueStart } from './json'
 import { scratch } from './memory'
 import { parseNumber } from './number'
-import { putEllipsis, putEscaped, putLiteral } from './response'
+import { putEllipsis, putEscaped, putText } from './response'
 import { cutAtBoundary } from './text'
 import { jsonEquals } from './equals'
 import { unescapedEquals } from './unescape'
@@ -209,40 +209,40 @@ export function writeAccount(): void {
   switch (failure) {
     case Failure.Label:
       putTextRef(node + (op == Op.Not ? 5 : 9))
-      putLiteral(' did not hold')
+      putText(utf8(' did not hold'))
       return
     case Failure.MissingA:
       putRead(a)
-      putLiteral(' is missing')
+      putText(utf8(' is missing'))
       return
     case Failure.NullA:
       putRead(a)
-      putLiteral(' is null')
+      putText(utf8(' is null'))
       return
     case Failure.MissingB:
       putRead(readAt(node, 3))
-      putLiteral(' is missing')
+      putText(utf8(' is missing'))
       return
     case Failure.NullB:
       putRead(readAt(node, 3))
-      putLiteral(' is null')
+      putText(utf8(' is null'))
       return
     case Failure.NotNumber:
       putReadValue(a)
-      putLiteral(' is not a number')
+      putText(utf8(' is not a number'))
       return
     case Failure.NotString:
       putReadValue(a)
-      putLiteral(' is not a string')
+      putText(utf8(' is not a string'))
       return
     case Failure.Compared:
       putReadValue(a)
-      putLiteral(' is not ')
+      putText(utf8(' is not '))
       putTextRef(node + (op == Op.Numeric ? 12 : 11))
       return
     case Failure.Differ:
       putReadValue(a)
-      putLiteral(' does not equal ')
+      putText(utf8(' does not equal '))
       putReadValue(readAt(node, 3))
       return
   }
@@ -251,20 +251,20 @@ export function writeAccount(): void {
 /** `<Source>.<field>` */
 function putRead(read: u32): void {
   if (read >= readCount) {
-    putLiteral('?')
+    putText(utf8('?'))
     return
   }
   let r = reads + <usize>read * READ_BYTES
   let source = load<u32>(r)
-  putLiteral(source == 0 ? 'Arguments' : source == 1 ? 'AgentAttributes' : 'ResourceAttributes')
-  putLiteral('.')
+  putText(source == 0 ? utf8('Arguments') : source == 1 ? utf8('AgentAttributes') : utf8('ResourceAttributes'))
+  putText(utf8('.'))
   putEscaped(load<u32>(r, 4), load<u32>(r, 8))
 }
 
 /** `<Source>.<field> = <raw>`, the raw text cut to 64 bytes with `…`. */
 function putReadValue(read: u32): void {
   putRead(read)
-  putLiteral(' = ')
+  putText(utf8(' = '))
   let start = valueOf(read)
   let len = valueEndOf(read) - start
   let cut = cutAtBoundary(start, len, RAW_LIMIT)

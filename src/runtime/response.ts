@@ -25,13 +25,9 @@ function room(n: usize): bool {
   return !failed
 }
 
-/** Appends a literal that needs no escaping (ASCII source text). */
-export function putLiteral(s: string): void {
-  let n = <usize>s.length
-  if (!room(n)) return
-  let chars = changetype<usize>(s)
-  for (let i: usize = 0; i < n; i++) store<u8>(pos + i, load<u16>(chars + (i << 1)))
-  pos += n
+/** Appends a text made by `utf8('…')` that needs no escaping. */
+export function putText(text: usize): void {
+  putBytes(text + 1, load<u8>(text))
 }
 
 /** Appends bytes as they are. */
@@ -99,21 +95,21 @@ export function finish(): usize {
 }
 
 /** `{"error":"<input>: <message>` — the caller appends the message's tail, then `endError`. */
-export function beginError(input: string, message: string): void {
+export function beginError(input: usize, message: usize): void {
   begin()
-  putLiteral('{"error":"')
-  putLiteral(input)
-  putLiteral(': ')
-  putLiteral(message)
+  putText(utf8('{"error":"'))
+  putText(input)
+  putText(utf8(': '))
+  putText(message)
 }
 
 export function endError(): usize {
-  putLiteral('"}')
+  putText(utf8('"}'))
   return finish()
 }
 
 /** A whole error response with a fixed message. */
-export function error(input: string, message: string): usize {
+export function error(input: usize, message: usize): usize {
   beginError(input, message)
   return endError()
 }

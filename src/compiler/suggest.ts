@@ -1,19 +1,24 @@
 // "did you mean `Lte`?": the closest known name to a near miss.
 
-/** Levenshtein distance, case-insensitive. */
+/**
+ * Edit distance counting a swap of two adjacent characters as one edit
+ * (optimal string alignment), case-insensitive: `agnet` is one edit from `agent`.
+ */
 function distance(a: string, b: string): number {
   const x = a.toLowerCase()
   const y = b.toLowerCase()
-  let previous = Array.from({ length: y.length + 1 }, (_, j) => j)
+  const rows: number[][] = [Array.from({ length: y.length + 1 }, (_, j) => j)]
   for (let i = 1; i <= x.length; i++) {
-    const current = [i]
+    const row = [i]
     for (let j = 1; j <= y.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (x[i - 1] === y[j - 1] ? 0 : 1)
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution))
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1
+      let best = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1)
+      row.push(best)
     }
-    previous = current
+    rows.push(row)
   }
-  return previous[y.length] ?? 0
+  return rows[x.length]![y.length]!
 }
 
 /** The candidate closest to `name` when it is close enough to be a typo, else undefined. */

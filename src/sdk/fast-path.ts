@@ -73,6 +73,37 @@ function membersText(source: unknown, fields: Field[]): string {
   return text
 }
 
+/**
+ * Writes `text` as UTF-8 at `at` (room for 3 bytes per unit is reserved); the
+ * bytes written. Short ASCII texts, the usual case, are copied in a plain loop:
+ * cheaper than a call into the encoder; anything else goes through it.
+ */
+function writeText(bytes: Uint8Array, at: number, text: string): number {
+  const length = text.length
+  if (length <= 64) {
+    let i = 0
+    for (; i < length; i++) {
+      const unit = text.charCodeAt(i)
+      if (unit >= 0x80) break
+      bytes[at + i] = unit
+    }
+    if (i === length) return length
+  }
+  return encoder.encodeInto(text, bytes.subarray(at, at + length * 3)).written
+}
+
+/**
+ * The reason of a decision response from its JSON bytes: decoded directly when
+ * it holds no escape (nearly always), else undefined and the JSON parser reads it.
+ */
+function reasonOf(bytes: Uint8Array, start: number, end: number): string | undefined {
+  const reason = bytes.subarray(start, end)
+  return reason.indexOf(0x5c) === -1 ? decoder.decode(reason) : undefined
+}
+
+const ALLOW_REASON_AT = '{"decision":"Allow","reason":"'.length
+const DENY_REASON_AT = '{"decision":"Deny","reason":"'.length
+
 export class FastPath {
   private readonly plans = new Map<string, Map<string, Plan>>()
   private readonly defaults = new Map<string, Map<string, Cached>>()
@@ -132,13 +163,13 @@ export class FastPath {
   private call(tool: string, args: string, context: string): number {
     const need = (tool.length + args.length + context.length) * 3
     if (need > this.room && !this.reserve(need)) return 0
-    let bytes = this.view()
+    const bytes = this.view()
     const toolPtr = this.ptr
-    const toolLen = encoder.encodeInto(tool, bytes.subarray(toolPtr, toolPtr + tool.length * 3)).written
+    const toolLen = writeText(bytes, toolPtr, tool)
     const argsPtr = toolPtr + toolLen
-    const argsLen = encoder.encodeInto(args, bytes.subarray(argsPtr, argsPtr + args.length * 3)).written
+    const argsLen = writeText(bytes, argsPtr, args)
     const contextPtr = argsPtr + argsLen
-    const contextLen = encoder.encodeInto(context, bytes.subarray(contextPtr, contextPtr + context.length * 3)).written
+    const contextLen = writeText(bytes, contextPtr, context)
     return this.exports.evaluate(toolPtr, toolLen, argsPtr, argsLen, contextPtr, contextLen)
   }
 
@@ -172,8 +203,15 @@ export class FastPath {
   }
 
   private read(resp: number, length: number): Decision {
-    const text = decoder.decode(this.bytes.subarray(resp + 4, resp + 4 + length))
-    return decisionOf(JSON.parse(text) as Record<string, unknown>)
+    const bytes = this.bytes
+    const text = resp + 4
+    if (bytes[text + 2] === 0x64 && bytes[text + length - 1] === 0x7d && bytes[text + length - 2] === 0x22) {
+      // {"decision":"Allow","reason":"…"} or {"decision":"Deny","reason":"…"}
+      const allow = bytes[resp + RESPONSE_DECISION] === 0x41
+      const reason = reasonOf(bytes, text + (allow ? ALLOW_REASON_AT : DENY_REASON_AT), text + length - 2)
+      if (reason !== undefined) return { decision: allow ? 'Allow' : 'Deny', reason }
+    }
+    return decisionOf(JSON.parse(decoder.decode(bytes.subarray(text, text + length))) as Record<string, unknown>)
   }
 
   /** Allow answers of an entry are fixed texts (spec §4), read once and then recognised by their length. */

@@ -80,7 +80,7 @@ function membersText(source: unknown, fields: Field[]): string {
  */
 function writeText(bytes: Uint8Array, at: number, text: string): number {
   const length = text.length
-  if (length <= 64) {
+  if (length <= 256) {
     let i = 0
     for (; i < length; i++) {
       const unit = text.charCodeAt(i)

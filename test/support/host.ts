@@ -1,15 +1,11 @@
 // A minimal host for runtime tests: instantiates an artifact and drives the raw
 // ABI (alloc, write, evaluate, read the length-prefixed response, dealloc).
 
+import type { ArtifactExports } from '../../src/host/abi.js'
+
 export type Input = string | Uint8Array
 
-export interface Exports {
-  memory: WebAssembly.Memory
-  alloc(len: number): number
-  dealloc(ptr: number, len: number): void
-  init(ptr: number, len: number): number
-  evaluate(toolPtr: number, toolLen: number, argsPtr: number, argsLen: number, ctxPtr: number, ctxLen: number): number
-}
+export type Exports = ArtifactExports
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })

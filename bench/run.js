@@ -147,7 +147,9 @@ async function decisionSpeed({ wasm, policy }) {
   console.log(`\nSDK / stringify alone: ${ratio(base / stringify)} (target ≤ 1.0×); cedar-wasm / SDK: ${ratio(cedarNs / base)} (target ≥ 50×)`)
 }
 
-const SECTIONS = [decisionSpeed]
+const { artifactSection } = await import('./artifact.js')
+const { cliSection } = await import('./cli.js')
+const SECTIONS = [decisionSpeed, artifactSection, cliSection]
 
 const source = readFileSync(new URL('fixtures/crm.json', root))
 const compiled = await compile(source, { filename: 'fixtures/crm.json' })

@@ -88,7 +88,10 @@ class Pool {
     return { kind: 'string', key: s }
   }
   length(s: string): number {
-    return this.strings.get(s)?.length ?? encoder.encode(s).length
+    return this.bytes(s).length
+  }
+  bytes(s: string): Uint8Array {
+    return this.strings.get(s) ?? encoder.encode(s)
   }
   ref(s: string): Target {
     this.string(s)
@@ -168,11 +171,12 @@ export const tableCapacity = (entries: number): number => {
   return capacity
 }
 
-function encodeTable(entries: readonly Entry[], entryAddress: (i: number) => number): Uint32Array {
+function encodeTable(entries: readonly Entry[], pool: Pool, entryAddress: (i: number) => number): Uint32Array {
   const capacity = tableCapacity(entries.length)
   const slots = new Uint32Array(capacity * 2)
   entries.forEach((entry, i) => {
-    const hash = entryHash(encoder.encode(entry.tool), encoder.encode(entry.role))
+    // The pool already holds every tool's and role's bytes: no encoding per entry.
+    const hash = entryHash(pool.bytes(entry.tool), pool.bytes(entry.role))
     let slot = hash & (capacity - 1)
     while (slots[slot * 2 + 1] !== 0) slot = (slot + 1) & (capacity - 1)
     slots[slot * 2] = hash
@@ -203,9 +207,10 @@ export function codegen(program: Program, base: number): Uint8Array {
   pool.string(program.version)
 
   // Sized sections, in address order: header, entries, table, conditions, refs, lists, strings.
-  const addresses = new Map<string, number>()
+  // One map per kind: a key built per relocation (`kind:key`) cost a string concatenation each, hundreds of thousands at scale.
+  const addresses: Record<Target['kind'], Map<string, number>> = { string: new Map(), ref: new Map(), list: new Map(), condition: new Map() }
   const addressOf = (target: Target): number => {
-    const address = addresses.get(`${target.kind}:${target.key}`)
+    const address = addresses[target.kind].get(target.key)
     if (address === undefined) throw new Error(`internal: unplaced ${target.kind} ${target.key}`)
     return address
   }
@@ -217,18 +222,18 @@ export function codegen(program: Program, base: number): Uint8Array {
   const capacity = tableCapacity(program.entries.length)
   cursor += capacity * 8
   const conditionsAt = cursor
-  conditionOffsets.forEach((offset, i) => addresses.set(`condition:${i}`, conditionsAt + offset))
+  conditionOffsets.forEach((offset, i) => addresses.condition.set(String(i), conditionsAt + offset))
   cursor = align(cursor + conditions.length, 4)
   for (const key of pool.refs) {
-    addresses.set(`ref:${key}`, cursor)
+    addresses.ref.set(key, cursor)
     cursor += 8
   }
   for (const [key, values] of pool.lists) {
-    addresses.set(`list:${key}`, cursor)
+    addresses.list.set(key, cursor)
     cursor += 8 * values.length
   }
   for (const [key, bytes] of pool.strings) {
-    addresses.set(`string:${key}`, cursor)
+    addresses.string.set(key, cursor)
     cursor += bytes.length
   }
   const end = cursor
@@ -253,7 +258,7 @@ export function codegen(program: Program, base: number): Uint8Array {
   }
   place(entries, entriesAt)
   out.align(8)
-  const table = encodeTable(program.entries, (i) => entriesAt + i * 20)
+  const table = encodeTable(program.entries, pool, (i) => entriesAt + i * 20)
   out.raw(new Uint8Array(table.buffer))
   place(conditions, conditionsAt)
   out.align(4)

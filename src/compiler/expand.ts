@@ -68,10 +68,37 @@ export function globMatch(pattern: string, name: string): boolean {
 
 const isPattern = (toolName: string): boolean => toolName.includes('*')
 
-/** Tools a rule's `tool_name` stands for. */
-function toolsOf(toolName: string, declared: readonly string[]): string[] {
-  if (!isPattern(toolName)) return [toolName]
-  return declared.filter((tool) => globMatch(toolName, tool))
+/**
+ * The declared tools, sorted, so that a pattern is matched only against the
+ * tools that share its literal prefix: a policy with a pattern per tool family
+ * would otherwise cost patterns × tools glob matches.
+ */
+class DeclaredTools {
+  private readonly sorted: { tool: string; index: number }[]
+
+  constructor(private readonly declared: readonly string[]) {
+    this.sorted = declared.map((tool, index) => ({ tool, index })).sort((a, b) => compare(a.tool, b.tool))
+  }
+
+  /** Tools a rule's `tool_name` stands for, in declaration order. */
+  of(toolName: string): string[] {
+    if (!isPattern(toolName)) return [toolName]
+    const prefix = toolName.slice(0, toolName.indexOf('*'))
+    if (prefix === '') return this.declared.filter((tool) => globMatch(toolName, tool))
+    // Strings sharing a prefix are contiguous in code-unit order: find the first, walk while they share it.
+    let low = 0
+    let high = this.sorted.length
+    while (low < high) {
+      const mid = (low + high) >> 1
+      if (this.sorted[mid]!.tool < prefix) low = mid + 1
+      else high = mid
+    }
+    const matched: number[] = []
+    for (let i = low; i < this.sorted.length && this.sorted[i]!.tool.startsWith(prefix); i++) {
+      if (globMatch(toolName, this.sorted[i]!.tool)) matched.push(this.sorted[i]!.index)
+    }
+    return matched.sort((a, b) => a - b).map((i) => this.declared[i]!)
+  }
 }
 
 /** Warnings for names listed twice in `tools` or `roles`; answers the distinct names in order. */
@@ -108,11 +135,12 @@ export function expand(policy: Policy, locate: Locate): { table: Table; diagnost
   const roles = distinct(policy.roles, 'roles', locate, diagnostics)
   const declaredTools = new Set(tools)
   const declaredRoles = new Set(roles)
+  const toolsOf = new DeclaredTools(tools)
   const table = new Table()
 
   policy.rules.forEach((rule, r) => {
     const toolSpan = locate(['rules', r, 'tool_name'])
-    const ruleTools = toolsOf(rule.tool_name, tools)
+    const ruleTools = toolsOf.of(rule.tool_name)
     if (rule.roles.length === 0) {
       diagnostics.push({
         code: 'W107',

@@ -6,18 +6,33 @@ import type { NumericOp, StringOp } from './policy.js'
 
 export const TEXT_LIMIT = 64
 
-const encoder = new TextEncoder()
+/** UTF-8 size of the UTF-16 unit at `i` of `text` (a surrogate pair counts 4 on its high unit, 0 on its low). */
+function unitBytes(text: string, i: number): number {
+  const c = text.charCodeAt(i)
+  if (c < 0x80) return 1
+  if (c < 0x800) return 2
+  const pairHigh = c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+  const pairLow = c >= 0xdc00 && c <= 0xdfff && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800
+  // A lone surrogate is encoded as U+FFFD: 3 bytes, like any other BMP unit.
+  return pairHigh ? 4 : pairLow ? 0 : 3
+}
 
-/** `text` cut to at most `limit` UTF-8 bytes at a character boundary, `…` appended when cut. */
+/**
+ * `text` cut to at most `limit` UTF-8 bytes at a character boundary, `…` appended when cut.
+ * Sizes are counted per UTF-16 unit (no TextEncoder per character): big policies render tens of thousands of labels.
+ */
 export function cut(text: string, limit = TEXT_LIMIT): string {
-  if (encoder.encode(text).length <= limit) return text
+  if (text.length * 3 <= limit) return text
   let bytes = 0
+  for (let i = 0; i < text.length; i++) bytes += unitBytes(text, i)
+  if (bytes <= limit) return text
+  bytes = 0
   let end = 0
-  for (const ch of text) {
-    const size = encoder.encode(ch).length
+  while (end < text.length) {
+    const size = unitBytes(text, end)
     if (bytes + size > limit) break
     bytes += size
-    end += ch.length
+    end += size === 4 ? 2 : 1
   }
   return text.slice(0, end) + '…'
 }

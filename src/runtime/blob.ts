@@ -1,6 +1,8 @@
 // Reads the policy blob that `emit` places at `__perso_policy` (layout in
 // docs/design.md "The policy blob"): header fields, entries, reads and strings.
 
+import { inMemory } from './memory'
+
 /** Address of the blob; `emit` sets it in the artifact (0 in the bare template). */
 export let __perso_policy: u32 = 0
 
@@ -28,7 +30,7 @@ export const enum EntryField {
 /** True when a well-formed blob is compiled in. */
 export function hasPolicy(): bool {
   let p = <usize>__perso_policy
-  if (p < 1024 || <u64>p + 64 > (<u64>memory.size() << 16)) return false
+  if (p < 1024 || !inMemory(p, 64)) return false
   return load<u32>(p) == MAGIC && load<u32>(p, 4) == FORMAT
 }
 

@@ -3,12 +3,12 @@
 
 import { EntryField, Header, entryField, header } from './blob'
 import { explain, failedNode, Failure, failure, holds, resolveReads, writeAccount } from './interp'
-import { JsonError, errorAt, errorCode, keyEnd, keyStart, nextMember, rootEnd, rootStart, validate, valueEnd, valueStart } from './json'
+import { JsonError, errorAt, errorCode, keyEquals, nextMember, rootEnd, rootStart, validate, valueEnd, valueStart } from './json'
 import { inMemory, outOfMemory, scratch } from './memory'
 import { begin, beginError, endError, error, finish, putDecimal, putEscaped, putText } from './response'
 import { probe } from './table'
 import { invalidUtf8At } from './text'
-import { unescapeInto, unescapedEquals } from './unescape'
+import { unescapeInto } from './unescape'
 
 const enum Outcome {
   NoRule,
@@ -87,7 +87,7 @@ function readContext(start: usize, end: usize): void {
 
 /** True when the current member's key, unescaped, is `text` (made by `utf8('…')`). */
 function keyIs(text: usize): bool {
-  return unescapedEquals(keyStart, keyEnd, text + 1, load<u8>(text))
+  return keyEquals(text + 1, load<u8>(text))
 }
 
 function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize): usize {

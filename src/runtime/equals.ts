@@ -3,7 +3,7 @@
 // values, key order ignored, the last of repeated keys counting.
 // Objects are compared as member lists sorted by key, so n keys cost n log n.
 
-import { nextMember, keyEnd, keyStart, valueEnd, valueStart } from './json'
+import { keyHasEscape, nextMember, keyEnd, keyStart, valueEnd, valueStart } from './json'
 import { mark, release, scratch } from './memory'
 import { parseNumber } from './number'
 import { bytesCompare, bytesEqual } from './text'
@@ -108,7 +108,7 @@ function members(object: usize, end: usize): usize {
     let r = records + i * RECORD
     let key = keyStart
     let keyLen = keyEnd - keyStart
-    if (hasEscape(keyStart, keyEnd)) {
+    if (keyHasEscape()) {
       let plain = scratch(<u64>keyLen)
       if (plain == 0) return 0
       keyLen = unescapeInto(plain, keyStart, keyEnd)

@@ -2,7 +2,7 @@
 // source objects, runs the node bytecode with short-circuit, and on failure
 // finds the first failing check and writes its account (docs/design.md "Reasons").
 
-import { keyEnd, keyStart, nextMember, valueEnd, valueStart } from './json'
+import { keyEquals, nextMember, valueEnd, valueStart } from './json'
 import { scratch } from './memory'
 import { parseNumber } from './number'
 import { putEllipsis, putEscaped, putText } from './response'
@@ -72,7 +72,7 @@ function resolveSource(source: u32): void {
     for (let r: u32 = 0; r < readCount; r++) {
       let read = reads + <usize>r * READ_BYTES
       if (load<u32>(read) != source) continue
-      if (!unescapedEquals(keyStart, keyEnd, load<u32>(read, 4), load<u32>(read, 8))) continue
+      if (!keyEquals(load<u32>(read, 4), load<u32>(read, 8))) continue
       store<u32>(values + r * 8, valueStart)
       store<u32>(values + r * 8, valueEnd, 4)
     }

@@ -4,6 +4,7 @@
 
 import { utf8Sequence } from './text'
 import { parseNumber } from './number'
+import { unescapedEquals } from './unescape'
 
 /** Deepest nesting accepted: 128 open containers. */
 export const MAX_DEPTH: i32 = 128
@@ -45,26 +46,60 @@ function fail(code: JsonError, at: usize): usize {
   return 0
 }
 
-export function isSpace(c: u32): bool {
-  return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09
+// @ts-ignore: decorator
+@inline export function isSpace(c: u32): bool {
+  // Bits 0x20, 0x0d, 0x0a and 0x09.
+  return c <= 0x20 && ((<u64>0x100002600 >> <u64>c) & 1) != 0
 }
 
-export function skipSpace(p: usize, end: usize): usize {
+/** Past white space; most tokens have none before them, so that case costs one load. */
+// @ts-ignore: decorator
+@inline export function skipSpace(p: usize, end: usize): usize {
+  return p < end && load<u8>(p) > 0x20 ? p : skipSpaceRun(p, end)
+}
+
+function skipSpaceRun(p: usize, end: usize): usize {
   while (p < end && isSpace(load<u8>(p))) p++
   return p
 }
 
-function isDigit(c: u32): bool {
+// @ts-ignore: decorator
+@inline function isDigit(c: u32): bool {
   return c - 0x30 < 10
 }
 
-function setObject(depth: i32, object: bool): void {
+// Eight bytes at a time (SWAR): a mask with the high bit of every byte of `w` that
+// is `b` / below `b`. Only the lowest flagged byte is exact (a borrow can flag the
+// bytes above it), which is the one the scanners need.
+const ONES: u64 = 0x0101010101010101
+const HIGHS: u64 = 0x8080808080808080
+
+// @ts-ignore: decorator
+@inline function bytesEqualTo(w: u64, b: u64): u64 {
+  let x = w ^ (ONES * b)
+  return (x - ONES) & ~x & HIGHS
+}
+
+// @ts-ignore: decorator
+@inline function bytesBelow(w: u64, b: u64): u64 {
+  return (w - ONES * b) & ~w & HIGHS
+}
+
+/** Offset of the lowest flagged byte of a nonzero mask. */
+// @ts-ignore: decorator
+@inline function firstFlagged(mask: u64): usize {
+  return <usize>(ctz(mask) >> 3)
+}
+
+// @ts-ignore: decorator
+@inline function setObject(depth: i32, object: bool): void {
   let bit: u64 = <u64>1 << (<u64>depth & 63)
   if (depth < 64) objectsLow = object ? objectsLow | bit : objectsLow & ~bit
   else objectsHigh = object ? objectsHigh | bit : objectsHigh & ~bit
 }
 
-function isObject(depth: i32): bool {
+// @ts-ignore: decorator
+@inline function isObject(depth: i32): bool {
   let bit: u64 = <u64>1 << (<u64>depth & 63)
   return ((depth < 64 ? objectsLow : objectsHigh) & bit) != 0
 }
@@ -186,6 +221,16 @@ function hex4(p: usize, end: usize): i32 {
 function scanString(p: usize, end: usize): usize {
   p++
   while (true) {
+    // Skip plain printable ASCII eight bytes at a time.
+    while (p + 8 <= end) {
+      let w = load<u64>(p)
+      let stop = bytesEqualTo(w, 0x22) | bytesEqualTo(w, 0x5c) | bytesBelow(w, 0x20) | (w & HIGHS)
+      if (stop != 0) {
+        p += firstFlagged(stop)
+        break
+      }
+      p += 8
+    }
     if (p >= end) return fail(JsonError.UnexpectedEnd, p)
     let c = <u32>load<u8>(p)
     if (c == 0x22) return p + 1
@@ -271,13 +316,29 @@ function scanNumber(start: usize, end: usize): usize {
 
 // ---- Walking text that `validate` accepted: no checks needed, every token is closed.
 
-/** At an opening quote: the position after the closing quote. */
-export function skipString(p: usize): usize {
+/** Set by `skipString`: the string it skipped has an escape. */
+let stringEscaped: bool = false
+
+/** At an opening quote: the position after the closing quote (`end` bounds the wide loads). */
+export function skipString(p: usize, end: usize): usize {
   p++
+  stringEscaped = false
   while (true) {
+    while (p + 8 <= end) {
+      let w = load<u64>(p)
+      let stop = bytesEqualTo(w, 0x22) | bytesEqualTo(w, 0x5c)
+      if (stop != 0) {
+        p += firstFlagged(stop)
+        break
+      }
+      p += 8
+    }
     let c = load<u8>(p)
     if (c == 0x22) return p + 1
-    p += c == 0x5c ? 2 : 1
+    if (c == 0x5c) {
+      stringEscaped = true
+      p += 2
+    } else p++
   }
   return p
 }
@@ -285,13 +346,13 @@ export function skipString(p: usize): usize {
 /** The end of the valid value starting at `p`; `end` bounds a scalar at the end of the text. */
 export function skipValue(p: usize, end: usize): usize {
   let c = <u32>load<u8>(p)
-  if (c == 0x22) return skipString(p)
+  if (c == 0x22) return skipString(p, end)
   if (c == 0x7b || c == 0x5b) {
     let depth: i32 = 0
     while (true) {
       c = load<u8>(p)
       if (c == 0x22) {
-        p = skipString(p)
+        p = skipString(p, end)
         continue
       }
       if (c == 0x7b || c == 0x5b) depth++
@@ -313,6 +374,7 @@ export function skipValue(p: usize, end: usize): usize {
 /** Span of the current member's key (inside the quotes) and value, set by `nextMember`. */
 export let keyStart: usize = 0
 export let keyEnd: usize = 0
+let keyEscaped: bool = false
 export let valueStart: usize = 0
 export let valueEnd: usize = 0
 
@@ -327,8 +389,9 @@ export function nextMember(p: usize, end: usize, object: bool): usize {
   if (c == 0x7d || c == 0x5d) return 0
   if (object) {
     keyStart = p + 1
-    p = skipString(p)
+    p = skipString(p, end)
     keyEnd = p - 1
+    keyEscaped = stringEscaped
     p = skipSpace(p, end) + 1
     p = skipSpace(p, end)
   }
@@ -338,4 +401,15 @@ export function nextMember(p: usize, end: usize, object: bool): usize {
   p = skipSpace(p, end)
   if (load<u8>(p) == 0x2c) p++
   return p
+}
+
+/** True when the current member's key, unescaped, is the `len` bytes at `bytes`. */
+export function keyEquals(bytes: usize, len: usize): bool {
+  if (keyEscaped) return unescapedEquals(keyStart, keyEnd, bytes, len)
+  return keyEnd - keyStart == len && memory.compare(keyStart, bytes, len) == 0
+}
+
+/** True when the current member's key has an escape (so its bytes are not its text). */
+export function keyHasEscape(): bool {
+  return keyEscaped
 }

@@ -22,13 +22,25 @@ export function align16(x: u64): u64 {
   return (x + 15) & ~<u64>15
 }
 
+/**
+ * Memory size last seen. Memory never shrinks, so a check that fits under it
+ * needs no `memory.size`; one that does not looks again (the host may have grown it).
+ */
+let knownBytes: u64 = 0
+
 /** Bytes of linear memory currently addressable. */
 export function memoryBytes(): u64 {
-  return <u64>memory.size() << PAGE_BITS
+  knownBytes = <u64>memory.size() << PAGE_BITS
+  return knownBytes
 }
 
 /** Grows memory, if needed, so that `[0, end)` is addressable; false when it cannot. */
+// @ts-ignore: decorator
 export function reserve(end: u64): bool {
+  return end <= knownBytes || grow(end)
+}
+
+function grow(end: u64): bool {
   let have = memoryBytes()
   if (end <= have) return true
   if (end > MEMORY_LIMIT) return false
@@ -37,8 +49,10 @@ export function reserve(end: u64): bool {
 }
 
 /** True when `[ptr, ptr + len)` lies inside memory. */
+// @ts-ignore: decorator
 export function inMemory(ptr: usize, len: usize): bool {
-  return <u64>ptr + <u64>len <= memoryBytes()
+  let end = <u64>ptr + <u64>len
+  return end <= knownBytes || end <= memoryBytes()
 }
 
 export function alloc(len: i32): usize {

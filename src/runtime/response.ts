@@ -20,9 +20,11 @@ export function begin(): void {
   failed = !reserve(<u64>pos)
 }
 
+/** False, and the response fails, when `n` more bytes cannot be had. */
 function room(n: usize): bool {
-  if (!failed && !reserve(<u64>pos + <u64>n)) failed = true
-  return !failed
+  if (reserve(<u64>pos + <u64>n)) return true
+  failed = true
+  return false
 }
 
 /** Appends a text made by `utf8('…')` that needs no escaping. */
@@ -30,11 +32,17 @@ export function putText(text: usize): void {
   putBytes(text + 1, load<u8>(text))
 }
 
-/** Appends bytes as they are. */
+/**
+ * Appends bytes as they are. The pieces are short, and for short lengths V8's
+ * `memory.copy` (a call out of the compiled code) costs more than this loop.
+ */
 export function putBytes(p: usize, len: usize): void {
   if (!room(len)) return
-  memory.copy(pos, p, len)
-  pos += len
+  let q = pos
+  let end = q + len
+  for (; q + 8 <= end; q += 8, p += 8) store<u64>(q, load<u64>(p))
+  for (; q < end; q++, p++) store<u8>(q, load<u8>(p))
+  pos = end
 }
 
 /** Appends `…` (U+2026), which marks a cut text. */

@@ -66,7 +66,11 @@ export function unescapeInto(dst: usize, start: usize, end: usize): usize {
 
 /** True when string contents `[start, end)`, unescaped, are exactly the `len` bytes at `bytes`. */
 export function unescapedEquals(start: usize, end: usize, bytes: usize, len: usize): bool {
-  if (!hasEscape(start, end)) return end - start == len && memory.compare(start, bytes, len) == 0
+  // Unescaping only ever shortens: a key as long as `bytes` must be free of escapes.
+  let raw = end - start
+  if (raw < len) return false
+  if (raw == len) return memory.compare(start, bytes, len) == 0 && !hasEscape(start, end)
+  if (!hasEscape(start, end)) return false
   let i: usize = 0
   let p = start
   while (p < end) {

@@ -61,6 +61,10 @@ export function emit(program: Program): Uint8Array {
     const blob = codegen(program, base)
     module.bakeExportedGlobal(POLICY_GLOBAL, base)
     module.setMemory([...segments, { offset: base, data: blob }], base + blob.length + INITIAL_HEAP, MAXIMUM_PAGES)
+    // CRM artifact, measured side by side: memory-packing alone 16,674 -> 16,342 B in under
+    // 1 ms. A full module.optimize(2, 2) reaches 16,267 B (and about 5% faster evaluate, within
+    // the noise) but adds 0.3-1 s to every compile, so only the packing is kept.
+    module.packMemory()
     module.addCustomSection(METADATA_SECTION, new TextEncoder().encode(JSON.stringify(metadataOf(program))))
     module.validate()
     return module.emit()

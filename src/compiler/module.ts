@@ -70,6 +70,14 @@ export class WasmModule {
     )
   }
 
+  /**
+   * Binaryen's memory-packing: drops the zero runs of the data segments into
+   * fresh (zeroed) memory, so a blob's empty table slots and padding cost nothing.
+   */
+  packMemory(): void {
+    this.module.runPasses(['memory-packing'])
+  }
+
   addCustomSection(name: string, contents: Uint8Array): void {
     this.module.addCustomSection(name, contents)
   }

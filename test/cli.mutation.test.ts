@@ -43,7 +43,7 @@ function bytesMutation(bytes: Uint8Array, rng: Rng): [string, Uint8Array] {
   switch (below(rng, 6)) {
     case 0: {
       const out = bytes.slice()
-      for (let n = 1 + below(rng, 4); n > 0; n--) out[below(rng, out.length)] = rng() < 0.5 ? below(rng, 256) : pick(rng, enc.encode('{}[]",:\\0-eE'))
+      for (let n = 1 + below(rng, 4); n > 0; n--) out[below(rng, out.length)] = rng() < 0.5 ? below(rng, 256) : pick(rng, [...enc.encode('{}[]",:\\0-eE')])
       return ['flip', out]
     }
     case 1:

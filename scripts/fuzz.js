@@ -2,7 +2,9 @@
 // oracle and hosts as test/fuzz.test.ts, many more of them, huge inputs
 // included, and random policies besides the fixed ones.
 //
-//   npm run fuzz -- [--seed N] [--cases N] [--random-policies N] [--huge-rate P] [--max-failures N]
+//   npm run fuzz -- [--seed N] [--cases N] [--seconds S] [--random-policies N] [--huge-rate P] [--oob-rate P] [--max-failures N]
+//
+// --seconds stops the run early (cleanly, figures printed) once S seconds have passed.
 //
 // Replaying a seed with the same --cases (and options) replays the same calls in
 // the same order. Needs the build (`npm run build`): it compiles with dist/.
@@ -18,13 +20,13 @@ const root = new URL('..', import.meta.url)
 const rootPath = fileURLToPath(root)
 
 function parseArgs(argv) {
-  const options = { seed: Date.now() % 2 ** 31, cases: 1_000_000, randomPolicies: 4, hugeRate: 1 / 5_000, oobRate: 0.005, maxFailures: 10 }
-  const names = { '--seed': 'seed', '--cases': 'cases', '--random-policies': 'randomPolicies', '--huge-rate': 'hugeRate', '--oob-rate': 'oobRate', '--max-failures': 'maxFailures' }
+  const options = { seed: Date.now() % 2 ** 31, cases: 1_000_000, randomPolicies: 4, hugeRate: 1 / 5_000, oobRate: 0.005, maxFailures: 10, seconds: Infinity }
+  const names = { '--seed': 'seed', '--cases': 'cases', '--random-policies': 'randomPolicies', '--huge-rate': 'hugeRate', '--oob-rate': 'oobRate', '--max-failures': 'maxFailures', '--seconds': 'seconds' }
   for (let i = 0; i < argv.length; i += 2) {
     const name = names[argv[i]]
     const value = Number(argv[i + 1])
     if (name === undefined || !Number.isFinite(value)) {
-      console.error(`usage: npm run fuzz -- [--seed N] [--cases N] [--random-policies N] [--huge-rate P] [--oob-rate P] [--max-failures N]`)
+      console.error(`usage: npm run fuzz -- [--seed N] [--cases N] [--seconds S] [--random-policies N] [--huge-rate P] [--oob-rate P] [--max-failures N]`)
       process.exit(64)
     }
     options[name] = value
@@ -63,6 +65,7 @@ console.log(`targets: ${targets.map((t) => t.name).join(', ')}`)
 const rate = (figures) => Math.round(figures.cases / (figures.ms / 1000))
 const figures = runFuzz(targets, {
   ...options,
+  timeLimitMs: options.seconds * 1000,
   onProgress: (f) => {
     if (f.cases % 100_000 === 0) console.log(`  ${f.cases} cases, ${rate(f)} cases/s, ${f.failures.length} findings`)
   },

@@ -28,6 +28,8 @@ export interface FuzzOptions {
   hugeRate: number
   /** Probability of an out-of-bounds pointer case. */
   oobRate: number
+  /** Stop cleanly, figures and all, once this many ms have passed (checked every 1,000 cases). */
+  timeLimitMs?: number
   /** Stop after this many findings (hosts that trapped are replaced to go on). */
   maxFailures?: number
   onProgress?: (figures: Figures) => void
@@ -160,6 +162,7 @@ export function runFuzz(targets: Target[], options: FuzzOptions): Figures {
     figures.maxMemory = Math.max(figures.maxMemory, memory)
     const bound = lane.baseMemory + 16 * lane.largestInput + 4 * MIB
     if (memory > bound) fail(lane, index, c.kind, `memory grew to ${memory} bytes, past ${bound} (largest input ${lane.largestInput} bytes)`)
+    if (options.timeLimitMs !== undefined && index % 1000 === 999 && performance.now() - start > options.timeLimitMs) break
     if (options.onProgress !== undefined && index % 10_000 === 9_999) {
       figures.ms = performance.now() - start
       options.onProgress(figures)

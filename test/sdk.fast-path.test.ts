@@ -96,11 +96,13 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path against its text path and 
         const fast = await Perso.load(module)
         const text = await Perso.load(module, { fastPath: false })
         const raw = RawArtifact.loadSync(module)
+        const seen: [EvaluateRequest, unknown][] = []
         for (const [bytes, s] of requests) {
           const parsed = asHostRequest(bytes)
           if (parsed === undefined) continue
           const request = splice(parsed, s)
           const got = fast.evaluateSync(request)
+          seen.push([request, got])
           const where = `\npolicy: ${source}\nrequest: ${String(bytes)}\nsplice: ${JSON.stringify(s)}`
           expect(text.evaluateSync(request), `fast and text paths differ${where}`).toEqual(got)
           if (got.decision === 'Allow') compared++
@@ -121,6 +123,12 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path against its text path and 
           const context = JSON.stringify({ role: request.role, agent_attrs: request.agentAttributes, resource_attrs: request.resourceAttributes })
           const viaText = decisionOf(JSON.parse(raw.evaluateStrings(request.tool, JSON.stringify(request.args ?? {}), context)) as Record<string, unknown>)
           expect(got, `SDK and raw ABI on JSON text differ${where}`).toEqual(viaText)
+        }
+        // Again, backwards and then forwards, interleaved: answers the fast path recognises
+        // from earlier calls (per entry, per default) must still be the ones it gave first.
+        const replay = [...seen].reverse().flatMap((pair, i) => [pair, seen[i]!])
+        for (const [request, first] of replay) {
+          expect(fast.evaluateSync(request), `a repeated request decides otherwise\npolicy: ${source}`).toEqual(first)
         }
       }),
       { numRuns: POLICIES },
@@ -190,5 +198,41 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on inherited and special f
       { numRuns: 3000 },
     )
     expect(allowed).toBeGreaterThan(20)
+  })
+})
+
+// Entries whose answers have the same length (tools `aa` and `bb`, reasons that
+// differ only in a digit), so a cache keyed by length alone would mix them up.
+const twinPolicy: Policy = {
+  version: 'twins',
+  default_action: 'Allow',
+  tools: ['aa', 'bb', 'c"c'],
+  roles: ['r', 's'],
+  rules: [
+    { tool_name: 'aa', roles: ['r'], condition: { NumericCheck: { source: 'Arguments', field: 'n', op: 'Lte', value: 5 } } },
+    { tool_name: 'bb', roles: ['r'], condition: { NumericCheck: { source: 'Arguments', field: 'n', op: 'Lte', value: 5 } } },
+    { tool_name: 'c"c', roles: ['r'], condition: { StringCheck: { source: 'AgentAttributes', field: 'k', op: 'In', value: ['x\ny', 'é'] } } },
+  ],
+}
+
+describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on answers of equal length', () => {
+  it('never hands one entry’s or one request’s answer to another', async () => {
+    const { compile } = await import('../src/compiler/compile.js')
+    const { Perso } = await import('../src/sdk/perso.js')
+    const module = new WebAssembly.Module((await compile(policySource(twinPolicy))).wasm!)
+    const fast = await Perso.load(module)
+    const text = await Perso.load(module, { fastPath: false })
+    const requestArb = fc.record({
+      tool: fc.constantFrom('aa', 'bb', 'c"c', 'dd', 'ee'),
+      role: fc.constantFrom('r', 's', 't'),
+      args: fc.record({ n: fc.constantFrom(1, 2, 7, 8, 9, 17, 18, -0, 1.5, 'x', null) }),
+      agentAttributes: fc.record({ k: fc.constantFrom('x\ny', 'é', 'x\nz', 'ê', 'a"', 3) }),
+    })
+    fc.assert(
+      fc.property(fc.array(requestArb, { minLength: 20, maxLength: 200 }), (requests) => {
+        for (const request of requests) expect(fast.evaluateSync(request)).toEqual(text.evaluateSync(request))
+      }),
+      { numRuns: 100 },
+    )
   })
 })

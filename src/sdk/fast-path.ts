@@ -1,28 +1,34 @@
 // The fast path: instead of serializing whole objects, send the artifact only
 // what the matched table entry reads (the artifact's metadata says which fields
-// of which source), as minimal JSON texts encoded straight into module memory.
-// The artifact still decides and words the reason; this file never does.
+// of which source), as minimal JSON texts written straight into module memory.
+// The artifact still decides and words the reason; this file never does: it
+// only recognises answers the artifact already gave, by comparing their bytes.
 
 import type { ArtifactExports } from '../host/abi.js'
 import type { Metadata } from '../host/metadata.js'
 import type { Decision, EvaluateRequest } from './request.js'
+import { utf8, writeBytes, writeString, writeText, writeValue } from './writer.js'
 
-/** One field a table entry reads: its name and its member prefix as JSON text (`"amount":`). */
+/** One field a table entry reads: its name and its member prefix as UTF-8 JSON (`"amount":`). */
 interface Field {
   name: string
-  key: string
+  key: Uint8Array
 }
 
-/** What to send for one (tool, role) entry, and its Allow answer once seen. */
+/** What to send for one (tool, role) entry, and its answers once seen. */
 interface Plan {
+  tool: Uint8Array
   /** `{"role":"agent"`: the context text up to its attributes. */
-  contextHead: string
+  contextHead: Uint8Array
   args: Field[]
   agent: Field[]
   resource: Field[]
   /** The Allow reason (fixed per entry by spec §4) and the response length it came in. */
-  allowReason?: string
+  allowReason: string
   allowLength: number
+  /** The last Deny response text and its reason: the same bytes again are the same reason. */
+  denyText: Uint8Array | undefined
+  denyReason: string
 }
 
 /** A default-action answer for a (tool, role) without entry: fixed too, keyed by both. */
@@ -34,8 +40,15 @@ interface Cached {
 
 const DEFAULTS_CACHE_LIMIT = 1024
 const MIN_BUFFER = 64 * 1024
-const RESPONSE_DECISION = 4 + '{"decision":"'.length
-const encoder = new TextEncoder()
+/** Offsets in a response text: `{"d` of every decision, then `A` of Allow or `D` of Deny. */
+const DECISION_D = 2
+const DECISION_AD = '{"decision":"'.length
+const ALLOW_REASON_AT = '{"decision":"Allow","reason":"'.length
+const DENY_REASON_AT = '{"decision":"Deny","reason":"'.length
+const EMPTY_ARGS = utf8('{}')
+const AGENT_HEAD = utf8(',"agent_attrs":{')
+const RESOURCE_HEAD = utf8(',"resource_attrs":{')
+const CONTEXT_ROLE = utf8('{"role":')
 const decoder = new TextDecoder()
 
 /** The artifact's answer as a decision: an input error is a denial whose reason is the error (spec §5). */
@@ -45,74 +58,59 @@ export function decisionOf(answer: { decision?: unknown; reason?: unknown; error
   return { decision: 'Deny', reason: typeof answer.error === 'string' ? answer.error : 'the artifact gave no decision' }
 }
 
-/** JSON text of one value the walk accepted; what JSON.stringify writes for it inside a larger text. */
-function valueText(value: unknown): string {
-  switch (typeof value) {
-    case 'number':
-      return '' + value // -0 prints `0`, as JSON.stringify does
-    case 'boolean':
-      return value ? 'true' : 'false'
-    default:
-      return value === null ? 'null' : JSON.stringify(value)
-  }
-}
-
-/** The members of `source` that `fields` name, as JSON text without braces; '' when none is there. */
-function membersText(source: unknown, fields: Field[]): string {
+/**
+ * The members of `source` that `fields` name, written from `at` as JSON
+ * members after `head` (`,"agent_attrs":{`, or nothing for the arguments);
+ * nothing at all when none is there. The position after them, -1 when out of room.
+ */
+function writeMembers(bytes: Uint8Array, at: number, end: number, head: Uint8Array | undefined, source: unknown, fields: Field[]): number {
   // Not an object (array, scalar, null, absent): every field is absent, as the artifact reads it.
-  if (typeof source !== 'object' || source === null || Array.isArray(source)) return ''
-  let text = ''
+  if (typeof source !== 'object' || source === null || Array.isArray(source)) return at
+  let p = at
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i]!
-    // Own members only: an inherited `toString` or a polluted prototype is not in the JSON text.
-    if (!Object.hasOwn(source, field.name)) continue
     const value = (source as Record<string, unknown>)[field.name]
-    if (value === undefined) continue
-    text += (text === '' ? '' : ',') + field.key + valueText(value)
+    // Like JSON.stringify, undefined is absent; own members only: an inherited
+    // `toString` or a polluted prototype is not in the JSON text.
+    if (value === undefined || !Object.hasOwn(source, field.name)) continue
+    if (p !== at) {
+      if (p >= end) return -1
+      bytes[p++] = 0x2c
+    } else if (head !== undefined) p = writeBytes(bytes, p, end, head)
+    if (p !== -1) p = writeBytes(bytes, p, end, field.key)
+    if (p !== -1) p = writeValue(bytes, p, end, value)
+    if (p === -1) return -1
   }
-  return text
+  if (p === at || head === undefined) return p
+  if (p >= end) return -1
+  bytes[p] = 0x7d
+  return p + 1
 }
 
-/**
- * Writes `text` as UTF-8 at `at` (room for 3 bytes per unit is reserved); the
- * bytes written. Short ASCII texts, the usual case, are copied in a plain loop:
- * cheaper than a call into the encoder; anything else goes through it.
- */
-function writeText(bytes: Uint8Array, at: number, text: string): number {
-  const length = text.length
-  if (length <= 256) {
-    let i = 0
-    for (; i < length; i++) {
-      const unit = text.charCodeAt(i)
-      if (unit >= 0x80) break
-      bytes[at + i] = unit
-    }
-    if (i === length) return length
-  }
-  return encoder.encodeInto(text, bytes.subarray(at, at + length * 3)).written
+/** True when `bytes` at `at` hold `text` (compared from the end, where answers of one entry differ). */
+function sameBytes(bytes: Uint8Array, at: number, text: Uint8Array): boolean {
+  for (let i = text.length - 1; i >= 0; i--) if (bytes[at + i] !== text[i]) return false
+  return true
 }
-
-/**
- * The reason of a decision response from its JSON bytes: decoded directly when
- * it holds no escape (nearly always), else undefined and the JSON parser reads it.
- */
-function reasonOf(bytes: Uint8Array, start: number, end: number): string | undefined {
-  const reason = bytes.subarray(start, end)
-  return reason.indexOf(0x5c) === -1 ? decoder.decode(reason) : undefined
-}
-
-const ALLOW_REASON_AT = '{"decision":"Allow","reason":"'.length
-const DENY_REASON_AT = '{"decision":"Deny","reason":"'.length
 
 export class FastPath {
   private readonly plans = new Map<string, Map<string, Plan>>()
   private readonly defaults = new Map<string, Map<string, Cached>>()
+  private readonly evaluate: ArtifactExports['evaluate']
   private defaultsCount = 0
+  /** A view of the module's memory; growth detaches it (length 0), and `memory()` makes a new one. */
   private bytes: Uint8Array
   private ptr = 0
   private room = 0
+  // Where `write` put the three texts.
+  private toolLen = 0
+  private argsPtr = 0
+  private argsLen = 0
+  private contextPtr = 0
+  private contextLen = 0
 
   constructor(private readonly exports: ArtifactExports, metadata: Metadata) {
+    this.evaluate = exports.evaluate
     this.bytes = new Uint8Array(exports.memory.buffer)
     const reads = metadata.conditions.map((c) => c.reads)
     for (const [toolIndex, roleIndex, , conditionIndex] of metadata.entries) {
@@ -121,15 +119,19 @@ export class FastPath {
       const fields = (source: string): Field[] =>
         (conditionIndex === null ? [] : reads[conditionIndex]!)
           .filter((read) => read.source === source)
-          .map((read) => ({ name: read.field, key: JSON.stringify(read.field) + ':' }))
+          .map((read) => ({ name: read.field, key: utf8(JSON.stringify(read.field) + ':') }))
       let byRole = this.plans.get(tool)
       if (byRole === undefined) this.plans.set(tool, (byRole = new Map()))
       byRole.set(role, {
-        contextHead: '{"role":' + JSON.stringify(role),
+        tool: utf8(tool),
+        contextHead: utf8('{"role":' + JSON.stringify(role)),
         args: fields('Arguments'),
         agent: fields('AgentAttributes'),
         resource: fields('ResourceAttributes'),
+        allowReason: '',
         allowLength: -1,
+        denyText: undefined,
+        denyReason: '',
       })
     }
   }
@@ -138,39 +140,65 @@ export class FastPath {
   decide(request: EvaluateRequest): Decision {
     const { tool, role } = request
     const plan = this.plans.get(tool)?.get(role)
-    let args = '{}'
-    let context: string
-    if (plan === undefined) context = '{"role":' + JSON.stringify(role) + '}'
-    else {
-      if (plan.args.length > 0) args = '{' + membersText(request.args, plan.args) + '}'
-      context = plan.contextHead
-      if (plan.agent.length > 0) {
-        const members = membersText(request.agentAttributes, plan.agent)
-        if (members !== '') context += ',"agent_attrs":{' + members + '}'
-      }
-      if (plan.resource.length > 0) {
-        const members = membersText(request.resourceAttributes, plan.resource)
-        if (members !== '') context += ',"resource_attrs":{' + members + '}'
-      }
-      context += '}'
+    while (!(plan === undefined ? this.writeDefault(tool, role) : this.writePlan(plan, request))) {
+      if (!this.reserve(this.room * 2)) return { decision: 'Deny', reason: 'host: the artifact could not reserve memory for the inputs' }
     }
-    const resp = this.call(tool, args, context)
-    if (resp === 0) return { decision: 'Deny', reason: 'host: the artifact could not reserve memory for the inputs' }
-    return plan === undefined ? this.defaultAnswer(tool, role, resp) : this.entryAnswer(plan, resp)
+    // No `dealloc` of the response: it is a no-op (design.md "Memory model"), and the ABI lets hosts skip it.
+    const resp = this.evaluate(this.ptr, this.toolLen, this.argsPtr, this.argsLen, this.contextPtr, this.contextLen)
+    const bytes = this.memory()
+    const length = (bytes[resp]! | (bytes[resp + 1]! << 8) | (bytes[resp + 2]! << 16) | (bytes[resp + 3]! << 24)) >>> 0
+    const text = resp + 4
+    // Not `{"d…`: an input error, which the artifact words and the parser reads.
+    if (bytes[text + DECISION_D] !== 0x64) return this.read(text, length)
+    if (plan === undefined) return this.defaultAnswer(tool, role, text, length)
+    return bytes[text + DECISION_AD] === 0x41 ? this.allowAnswer(plan, text, length) : this.denyAnswer(plan, text, length)
   }
 
-  /** Writes the three texts into the reused input buffer and calls `evaluate`; the response pointer, 0 when out of memory. */
-  private call(tool: string, args: string, context: string): number {
-    const need = (tool.length + args.length + context.length) * 3
-    if (need > this.room && !this.reserve(need)) return 0
-    const bytes = this.view()
-    const toolPtr = this.ptr
-    const toolLen = writeText(bytes, toolPtr, tool)
-    const argsPtr = toolPtr + toolLen
-    const argsLen = writeText(bytes, argsPtr, args)
-    const contextPtr = argsPtr + argsLen
-    const contextLen = writeText(bytes, contextPtr, context)
-    return this.exports.evaluate(toolPtr, toolLen, argsPtr, argsLen, contextPtr, contextLen)
+  /** The three texts of a request with an entry: only the fields it reads. False when the buffer is too small. */
+  private writePlan(plan: Plan, request: EvaluateRequest): boolean {
+    const bytes = this.memory()
+    const end = this.ptr + this.room
+    let p = writeBytes(bytes, this.ptr, end, plan.tool)
+    if (p === -1) return false
+    this.toolLen = p - this.ptr
+    this.argsPtr = p
+    if (plan.args.length === 0) p = writeBytes(bytes, p, end, EMPTY_ARGS)
+    else if (p < end) {
+      bytes[p] = 0x7b
+      p = writeMembers(bytes, p + 1, end, undefined, request.args, plan.args)
+      if (p === -1 || p >= end) return false
+      bytes[p++] = 0x7d
+    } else return false
+    if (p === -1) return false
+    this.argsLen = p - this.argsPtr
+    this.contextPtr = p
+    p = writeBytes(bytes, p, end, plan.contextHead)
+    if (p !== -1 && plan.agent.length > 0) p = writeMembers(bytes, p, end, AGENT_HEAD, request.agentAttributes, plan.agent)
+    if (p !== -1 && plan.resource.length > 0) p = writeMembers(bytes, p, end, RESOURCE_HEAD, request.resourceAttributes, plan.resource)
+    if (p === -1 || p >= end) return false
+    bytes[p++] = 0x7d
+    this.contextLen = p - this.contextPtr
+    return true
+  }
+
+  /** The three texts of a request without entry: no fields at all. False when the buffer is too small. */
+  private writeDefault(tool: string, role: string): boolean {
+    const bytes = this.memory()
+    const end = this.ptr + this.room
+    let p = writeText(bytes, this.ptr, end, tool)
+    if (p === -1) return false
+    this.toolLen = p - this.ptr
+    this.argsPtr = p
+    p = writeBytes(bytes, p, end, EMPTY_ARGS)
+    if (p === -1) return false
+    this.argsLen = 2
+    this.contextPtr = p
+    p = writeBytes(bytes, p, end, CONTEXT_ROLE)
+    if (p !== -1) p = writeString(bytes, p, end, role)
+    if (p === -1 || p >= end) return false
+    bytes[p++] = 0x7d
+    this.contextLen = p - this.contextPtr
+    return true
   }
 
   /**
@@ -187,62 +215,63 @@ export class FastPath {
     return true
   }
 
-  /** The module's memory as bytes; a new view after the memory grew (growing detaches the old buffer). */
-  private view(): Uint8Array {
-    const buffer = this.exports.memory.buffer
-    if (this.bytes.buffer !== buffer) this.bytes = new Uint8Array(buffer)
+  /**
+   * The module's memory as bytes. Growing memory detaches the old buffer, whose
+   * views then have length 0: only then is `memory.buffer` read again.
+   */
+  private memory(): Uint8Array {
+    if (this.bytes.length === 0) this.bytes = new Uint8Array(this.exports.memory.buffer)
     return this.bytes
   }
 
-  /** Response length, after releasing the response (its bytes stay readable until the next call). */
-  private responseLength(resp: number): number {
-    const bytes = this.view()
-    const length = (bytes[resp]! | (bytes[resp + 1]! << 8) | (bytes[resp + 2]! << 16) | (bytes[resp + 3]! << 24)) >>> 0
-    this.exports.dealloc(resp, 4 + length)
-    return length
-  }
-
-  private read(resp: number, length: number): Decision {
+  /** The decision in a response text, read in full: the reason decoded directly when it holds no escape, else parsed. */
+  private read(text: number, length: number): Decision {
     const bytes = this.bytes
-    const text = resp + 4
-    if (bytes[text + 2] === 0x64 && bytes[text + length - 1] === 0x7d && bytes[text + length - 2] === 0x22) {
+    if (bytes[text + DECISION_D] === 0x64 && bytes[text + length - 1] === 0x7d && bytes[text + length - 2] === 0x22) {
       // {"decision":"Allow","reason":"…"} or {"decision":"Deny","reason":"…"}
-      const allow = bytes[resp + RESPONSE_DECISION] === 0x41
-      const reason = reasonOf(bytes, text + (allow ? ALLOW_REASON_AT : DENY_REASON_AT), text + length - 2)
-      if (reason !== undefined) return { decision: allow ? 'Allow' : 'Deny', reason }
+      const allow = bytes[text + DECISION_AD] === 0x41
+      const reason = bytes.subarray(text + (allow ? ALLOW_REASON_AT : DENY_REASON_AT), text + length - 2)
+      if (reason.indexOf(0x5c) === -1) return { decision: allow ? 'Allow' : 'Deny', reason: decoder.decode(reason) }
     }
     return decisionOf(JSON.parse(decoder.decode(bytes.subarray(text, text + length))) as Record<string, unknown>)
   }
 
   /** Allow answers of an entry are fixed texts (spec §4), read once and then recognised by their length. */
-  private entryAnswer(plan: Plan, resp: number): Decision {
-    const length = this.responseLength(resp)
-    const allow = this.bytes[resp + RESPONSE_DECISION] === 0x41 && this.bytes[resp + 6] === 0x64 // `A` of "Allow", `d` of "decision"
-    if (allow && length === plan.allowLength) return { decision: 'Allow', reason: plan.allowReason! }
-    const decision = this.read(resp, length)
-    if (allow && decision.decision === 'Allow') {
+  private allowAnswer(plan: Plan, text: number, length: number): Decision {
+    if (length === plan.allowLength) return { decision: 'Allow', reason: plan.allowReason }
+    const decision = this.read(text, length)
+    if (decision.decision === 'Allow') {
       plan.allowReason = decision.reason
       plan.allowLength = length
     }
     return decision
   }
 
-  /** Default-action answers are fixed per (tool, role) too; a bounded cache keeps the recent ones. */
-  private defaultAnswer(tool: string, role: string, resp: number): Decision {
-    const length = this.responseLength(resp)
-    const cached = this.defaults.get(tool)?.get(role)
-    if (cached !== undefined && cached.length === length && this.bytes[resp + 6] === 0x64) return { decision: cached.decision, reason: cached.reason }
-    const decision = this.read(resp, length)
-    if (this.bytes[resp + 6] === 0x64) {
-      if (this.defaultsCount >= DEFAULTS_CACHE_LIMIT) {
-        this.defaults.clear()
-        this.defaultsCount = 0
-      }
-      let byRole = this.defaults.get(tool)
-      if (byRole === undefined) this.defaults.set(tool, (byRole = new Map()))
-      byRole.set(role, { length, ...decision })
-      this.defaultsCount++
+  /** Deny answers of an entry name the failed check; the last one is kept and recognised by its bytes. */
+  private denyAnswer(plan: Plan, text: number, length: number): Decision {
+    const last = plan.denyText
+    if (last !== undefined && last.length === length && sameBytes(this.bytes, text, last)) return { decision: 'Deny', reason: plan.denyReason }
+    const decision = this.read(text, length)
+    if (decision.decision === 'Deny') {
+      plan.denyText = this.bytes.slice(text, text + length)
+      plan.denyReason = decision.reason
     }
+    return decision
+  }
+
+  /** Default-action answers are fixed per (tool, role) too; a bounded cache keeps the recent ones. */
+  private defaultAnswer(tool: string, role: string, text: number, length: number): Decision {
+    const cached = this.defaults.get(tool)?.get(role)
+    if (cached !== undefined && cached.length === length) return { decision: cached.decision, reason: cached.reason }
+    const decision = this.read(text, length)
+    if (this.defaultsCount >= DEFAULTS_CACHE_LIMIT) {
+      this.defaults.clear()
+      this.defaultsCount = 0
+    }
+    let byRole = this.defaults.get(tool)
+    if (byRole === undefined) this.defaults.set(tool, (byRole = new Map()))
+    byRole.set(role, { length, ...decision })
+    this.defaultsCount++
     return decision
   }
 }

@@ -222,6 +222,11 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on answers of equal length
     const module = new WebAssembly.Module((await compile(policySource(twinPolicy))).wasm!)
     const fast = await Perso.load(module)
     const text = await Perso.load(module, { fastPath: false })
+    // The raw ABI host recognises repeated response texts too; a plain host decodes every one.
+    const { RawArtifact } = await import('../src/host/abi.js')
+    const { Host } = await import('./support/host.js')
+    const raw = RawArtifact.loadSync(module)
+    const plain = new Host(new WebAssembly.Instance(module, {}).exports as unknown as ConstructorParameters<typeof Host>[0])
     const requestArb = fc.record({
       tool: fc.constantFrom('aa', 'bb', 'c"c', 'dd', 'ee'),
       role: fc.constantFrom('r', 's', 't'),
@@ -230,7 +235,12 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on answers of equal length
     })
     fc.assert(
       fc.property(fc.array(requestArb, { minLength: 20, maxLength: 200 }), (requests) => {
-        for (const request of requests) expect(fast.evaluateSync(request)).toEqual(text.evaluateSync(request))
+        for (const request of requests) {
+          expect(fast.evaluateSync(request)).toEqual(text.evaluateSync(request))
+          const context = JSON.stringify({ role: request.role, agent_attrs: request.agentAttributes })
+          const args = JSON.stringify(request.args)
+          expect(raw.evaluateStrings(request.tool, args, context)).toBe(plain.evaluateText(request.tool, args, context))
+        }
       }),
       { numRuns: 100 },
     )

@@ -22,12 +22,94 @@ export interface HostOptions {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: false })
 
+/**
+ * Views of a module's memory. Reading `memory.buffer` on every call costs; a
+ * view is remade only after growth detached the buffer, which leaves it length 0.
+ */
+export class MemoryViews {
+  bytes = new Uint8Array(0)
+  words = new Int32Array(0)
+
+  constructor(private readonly memory: WebAssembly.Memory) {}
+
+  /** The byte view, fresh; `words` is then fresh too. */
+  current(): Uint8Array {
+    if (this.bytes.length === 0) {
+      const buffer = this.memory.buffer
+      this.bytes = new Uint8Array(buffer)
+      this.words = new Int32Array(buffer)
+    }
+    return this.bytes
+  }
+
+  /** The little-endian u32 at `at`: a response's length. */
+  u32(at: number): number {
+    const bytes = this.current()
+    return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
+  }
+}
+
+/**
+ * A response text the artifact gave once, kept with what the host made of it
+ * (the text decoded, a reason), to recognise the same bytes later: comparing
+ * them 4 at a time costs a fraction of decoding them again.
+ */
+export class KnownText<T> {
+  private readonly bytes: Uint8Array
+  private readonly words: Int32Array
+
+  constructor(memory: Uint8Array, at: number, readonly length: number, readonly value: T) {
+    this.bytes = new Uint8Array((length + 3) & ~3)
+    this.bytes.set(memory.subarray(at, at + length))
+    this.words = new Int32Array(this.bytes.buffer)
+  }
+
+  /** True when the `length` bytes at `at` (a fresh `views`) are this text. */
+  matches(views: MemoryViews, at: number, length: number): boolean {
+    if (length !== this.length) return false
+    const full = length >> 2
+    // Responses start 4-aligned (design.md "Memory model": scratch is 16-aligned); anything else is not recognised.
+    if ((at & 3) !== 0) return false
+    const words = views.words
+    const mine = this.words
+    const w = at >> 2
+    // From the end: answers of one entry differ in their last words.
+    for (let i = full - 1; i >= 0; i--) if (words[w + i] !== mine[i]) return false
+    for (let i = full << 2; i < length; i++) if (views.bytes[at + i] !== this.bytes[i]) return false
+    return true
+  }
+}
+
+/** Up to this many UTF-16 units a JS loop beats a call into the encoder. */
+const SHORT_TEXT = 24
+
+/** Writes `text` as UTF-8 at `at` (room for 3 bytes per unit); the bytes written. */
+function encodeText(bytes: Uint8Array, at: number, text: string): number {
+  const length = text.length
+  if (length <= SHORT_TEXT) {
+    let i = 0
+    for (; i < length; i++) {
+      const unit = text.charCodeAt(i)
+      if (unit >= 0x80) break
+      bytes[at + i] = unit
+    }
+    if (i === length) return length
+  }
+  return encoder.encodeInto(text, bytes.subarray(at, at + length * 3)).written
+}
+
+/** Distinct response texts kept per artifact to skip decoding repeats; cleared when full. */
+const KNOWN_LIMIT = 64
+
 /** Thrown for a module that is not a perso artifact; never for a request. */
 export class ArtifactError extends Error {}
 
 export class RawArtifact {
   readonly exports: ArtifactExports
   private readonly releaseInputs: boolean
+  private readonly views: MemoryViews
+  /** Response texts seen, by length, to recognise repeats (KnownText). */
+  private readonly known = new Map<number, KnownText<string>>()
 
   constructor(instance: WebAssembly.Instance, options: HostOptions = {}) {
     const exports = instance.exports as Record<string, unknown>
@@ -36,6 +118,7 @@ export class RawArtifact {
     }
     this.exports = exports as unknown as ArtifactExports
     this.releaseInputs = options.releaseInputs ?? true
+    this.views = new MemoryViews(this.exports.memory)
   }
 
   static async load(source: BufferSource | WebAssembly.Module, options: HostOptions = {}): Promise<RawArtifact> {
@@ -51,17 +134,24 @@ export class RawArtifact {
   /** Copies `bytes` into a fresh buffer of the module; 0 when the module could not reserve it. */
   private write(bytes: Uint8Array): number {
     const ptr = this.exports.alloc(bytes.length)
-    if (ptr !== 0 || bytes.length === 0) new Uint8Array(this.exports.memory.buffer, ptr, bytes.length).set(bytes)
+    if (ptr !== 0 || bytes.length === 0) this.views.current().set(bytes, ptr)
     return ptr
   }
 
-  /** Reads and releases the response at `resp`: its JSON text. */
+  /**
+   * The response at `resp`: its JSON text. Not released: `dealloc` is a no-op
+   * (design.md "Memory model") and the response dies at the next call anyway.
+   */
   private response(resp: number): string {
-    const memory = this.memoryView()
-    const length = (memory[resp]! | (memory[resp + 1]! << 8) | (memory[resp + 2]! << 16) | (memory[resp + 3]! << 24)) >>> 0
-    const text = decoder.decode(memory.subarray(resp + 4, resp + 4 + length))
-    this.exports.dealloc(resp, 4 + length)
-    return text
+    const length = this.views.u32(resp)
+    const text = resp + 4
+    const known = this.known.get(length)
+    if (known !== undefined && known.matches(this.views, text, length)) return known.value
+    const bytes = this.views.bytes
+    const decoded = decoder.decode(bytes.subarray(text, text + length))
+    if (this.known.size >= KNOWN_LIMIT) this.known.clear()
+    this.known.set(length, new KnownText(bytes, text, length, decoded))
+    return decoded
   }
 
   /** The raw JSON text the artifact answers for these three inputs. */
@@ -77,14 +167,6 @@ export class RawArtifact {
     return text
   }
 
-  /** A view of all of memory, remade only when growth has replaced the buffer. */
-  private memoryView(): Uint8Array {
-    const buffer = this.exports.memory.buffer
-    if (this.view.buffer !== buffer) this.view = new Uint8Array(buffer)
-    return this.view
-  }
-  private view = new Uint8Array(0)
-
   /**
    * The raw JSON text the artifact answers. The three strings are encoded
    * straight into one buffer of the module (the ABI lets the inputs share it).
@@ -95,12 +177,18 @@ export class RawArtifact {
     const room = (tool.length + args.length + context.length) * 3
     const ptr = this.exports.alloc(room)
     if (ptr === 0 && room > 0) return JSON.stringify({ error: 'host: the artifact could not reserve memory for the inputs' })
-    const memory = this.memoryView()
-    const toolLen = encoder.encodeInto(tool, memory.subarray(ptr, ptr + room)).written
+    const memory = this.views.current()
+    const toolLen = encodeText(memory, ptr, tool)
     const argsPtr = ptr + toolLen
-    const argsLen = encoder.encodeInto(args, memory.subarray(argsPtr, ptr + room)).written
+    // One encoder call for both JSON texts (its fixed cost is most of the cost of short texts);
+    // when they are all ASCII, the split is where the arguments end. Else again, one at a time.
+    let argsLen = args.length
+    let ctxLen = context.length
+    if (encodeText(memory, argsPtr, args + context) !== argsLen + ctxLen) {
+      argsLen = encodeText(memory, argsPtr, args)
+      ctxLen = encodeText(memory, argsPtr + argsLen, context)
+    }
     const ctxPtr = argsPtr + argsLen
-    const ctxLen = encoder.encodeInto(context, memory.subarray(ctxPtr, ptr + room)).written
     const text = this.response(this.exports.evaluate(ptr, toolLen, argsPtr, argsLen, ctxPtr, ctxLen))
     if (this.releaseInputs) this.exports.dealloc(ptr, room)
     return text

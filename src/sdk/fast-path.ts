@@ -4,7 +4,7 @@
 // The artifact still decides and words the reason; this file never does: it
 // only recognises answers the artifact already gave, by comparing their bytes.
 
-import type { ArtifactExports } from '../host/abi.js'
+import { type ArtifactExports, KnownText, MemoryViews } from '../host/abi.js'
 import type { Metadata } from '../host/metadata.js'
 import type { Decision, EvaluateRequest } from './request.js'
 import { utf8, writeBytes, writeString, writeText, writeValue } from './writer.js'
@@ -26,9 +26,8 @@ interface Plan {
   /** The Allow reason (fixed per entry by spec §4) and the response length it came in. */
   allowReason: string
   allowLength: number
-  /** The last Deny response text and its reason: the same bytes again are the same reason. */
-  denyText: Uint8Array | undefined
-  denyReason: string
+  /** The last Deny response text, with its reason: the same bytes again are the same reason. */
+  deny: KnownText<string> | undefined
 }
 
 /** A default-action answer for a (tool, role) without entry: fixed too, keyed by both. */
@@ -87,19 +86,12 @@ function writeMembers(bytes: Uint8Array, at: number, end: number, head: Uint8Arr
   return p + 1
 }
 
-/** True when `bytes` at `at` hold `text` (compared from the end, where answers of one entry differ). */
-function sameBytes(bytes: Uint8Array, at: number, text: Uint8Array): boolean {
-  for (let i = text.length - 1; i >= 0; i--) if (bytes[at + i] !== text[i]) return false
-  return true
-}
-
 export class FastPath {
   private readonly plans = new Map<string, Map<string, Plan>>()
   private readonly defaults = new Map<string, Map<string, Cached>>()
   private readonly evaluate: ArtifactExports['evaluate']
   private defaultsCount = 0
-  /** A view of the module's memory; growth detaches it (length 0), and `memory()` makes a new one. */
-  private bytes: Uint8Array
+  private readonly views: MemoryViews
   private ptr = 0
   private room = 0
   // Where `write` put the three texts.
@@ -111,7 +103,7 @@ export class FastPath {
 
   constructor(private readonly exports: ArtifactExports, metadata: Metadata) {
     this.evaluate = exports.evaluate
-    this.bytes = new Uint8Array(exports.memory.buffer)
+    this.views = new MemoryViews(exports.memory)
     const reads = metadata.conditions.map((c) => c.reads)
     for (const [toolIndex, roleIndex, , conditionIndex] of metadata.entries) {
       const tool = metadata.tools[toolIndex]!
@@ -130,8 +122,7 @@ export class FastPath {
         resource: fields('ResourceAttributes'),
         allowReason: '',
         allowLength: -1,
-        denyText: undefined,
-        denyReason: '',
+        deny: undefined,
       })
     }
   }
@@ -145,8 +136,8 @@ export class FastPath {
     }
     // No `dealloc` of the response: it is a no-op (design.md "Memory model"), and the ABI lets hosts skip it.
     const resp = this.evaluate(this.ptr, this.toolLen, this.argsPtr, this.argsLen, this.contextPtr, this.contextLen)
-    const bytes = this.memory()
-    const length = (bytes[resp]! | (bytes[resp + 1]! << 8) | (bytes[resp + 2]! << 16) | (bytes[resp + 3]! << 24)) >>> 0
+    const length = this.views.u32(resp)
+    const bytes = this.views.bytes
     const text = resp + 4
     // Not `{"d…`: an input error, which the artifact words and the parser reads.
     if (bytes[text + DECISION_D] !== 0x64) return this.read(text, length)
@@ -156,7 +147,7 @@ export class FastPath {
 
   /** The three texts of a request with an entry: only the fields it reads. False when the buffer is too small. */
   private writePlan(plan: Plan, request: EvaluateRequest): boolean {
-    const bytes = this.memory()
+    const bytes = this.views.current()
     const end = this.ptr + this.room
     let p = writeBytes(bytes, this.ptr, end, plan.tool)
     if (p === -1) return false
@@ -183,7 +174,7 @@ export class FastPath {
 
   /** The three texts of a request without entry: no fields at all. False when the buffer is too small. */
   private writeDefault(tool: string, role: string): boolean {
-    const bytes = this.memory()
+    const bytes = this.views.current()
     const end = this.ptr + this.room
     let p = writeText(bytes, this.ptr, end, tool)
     if (p === -1) return false
@@ -215,18 +206,9 @@ export class FastPath {
     return true
   }
 
-  /**
-   * The module's memory as bytes. Growing memory detaches the old buffer, whose
-   * views then have length 0: only then is `memory.buffer` read again.
-   */
-  private memory(): Uint8Array {
-    if (this.bytes.length === 0) this.bytes = new Uint8Array(this.exports.memory.buffer)
-    return this.bytes
-  }
-
   /** The decision in a response text, read in full: the reason decoded directly when it holds no escape, else parsed. */
   private read(text: number, length: number): Decision {
-    const bytes = this.bytes
+    const bytes = this.views.bytes
     if (bytes[text + DECISION_D] === 0x64 && bytes[text + length - 1] === 0x7d && bytes[text + length - 2] === 0x22) {
       // {"decision":"Allow","reason":"…"} or {"decision":"Deny","reason":"…"}
       const allow = bytes[text + DECISION_AD] === 0x41
@@ -249,13 +231,10 @@ export class FastPath {
 
   /** Deny answers of an entry name the failed check; the last one is kept and recognised by its bytes. */
   private denyAnswer(plan: Plan, text: number, length: number): Decision {
-    const last = plan.denyText
-    if (last !== undefined && last.length === length && sameBytes(this.bytes, text, last)) return { decision: 'Deny', reason: plan.denyReason }
+    const last = plan.deny
+    if (last !== undefined && last.matches(this.views, text, length)) return { decision: 'Deny', reason: last.value }
     const decision = this.read(text, length)
-    if (decision.decision === 'Deny') {
-      plan.denyText = this.bytes.slice(text, text + length)
-      plan.denyReason = decision.reason
-    }
+    if (decision.decision === 'Deny') plan.deny = new KnownText(this.views.bytes, text, length, decision.reason)
     return decision
   }
 

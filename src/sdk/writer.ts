@@ -6,8 +6,13 @@
 
 const encoder = new TextEncoder()
 
-/** Up to this many UTF-16 units a JS loop beats a call into the encoder. */
-const SHORT = 256
+/**
+ * Up to these many UTF-16 units a JS loop beats a call into the encoder (about
+ * 80 ns fixed, then far less per unit than the loop), and for strings also
+ * JSON.stringify before it (measured on Node 20).
+ */
+const SHORT_TEXT = 32
+const SHORT_STRING = 64
 
 const TRUE = encoder.encode('true')
 const FALSE = encoder.encode('false')
@@ -16,7 +21,7 @@ const NULL = encoder.encode('null')
 /** `text` as UTF-8 (no escaping: the caller's text is already what goes into memory). */
 export function writeText(bytes: Uint8Array, at: number, end: number, text: string): number {
   const length = text.length
-  if (length <= SHORT && at + length <= end) {
+  if (length <= SHORT_TEXT && at + length <= end) {
     let i = 0
     for (; i < length; i++) {
       const unit = text.charCodeAt(i)
@@ -42,7 +47,7 @@ export function writeBytes(bytes: Uint8Array, at: number, end: number, piece: Ui
 /** A string as a JSON string: printable ASCII without `"` or `\` is copied as is, else JSON.stringify escapes it. */
 export function writeString(bytes: Uint8Array, at: number, end: number, value: string): number {
   const length = value.length
-  if (length <= SHORT && at + length + 2 <= end) {
+  if (length <= SHORT_STRING && at + length + 2 <= end) {
     bytes[at] = 0x22
     let i = 0
     for (; i < length; i++) {

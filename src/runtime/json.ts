@@ -2,7 +2,7 @@
 // two u64 bit sets (depth is capped at 128, so no recursion and no stack growth),
 // and skip helpers that walk text the validator has already accepted.
 
-import { utf8Sequence } from './text'
+import { bytesEqual, utf8Sequence } from './text'
 import { parseNumber } from './number'
 import { unescapedEquals } from './unescape'
 
@@ -406,7 +406,7 @@ export function nextMember(p: usize, end: usize, object: bool): usize {
 /** True when the current member's key, unescaped, is the `len` bytes at `bytes`. */
 export function keyEquals(bytes: usize, len: usize): bool {
   if (keyEscaped) return unescapedEquals(keyStart, keyEnd, bytes, len)
-  return keyEnd - keyStart == len && memory.compare(keyStart, bytes, len) == 0
+  return keyEnd - keyStart == len && bytesEqual(keyStart, bytes, len)
 }
 
 /** True when the current member's key has an escape (so its bytes are not its text). */

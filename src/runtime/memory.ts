@@ -26,7 +26,7 @@ export function align16(x: u64): u64 {
  * Memory size last seen. Memory never shrinks, so a check that fits under it
  * needs no `memory.size`; one that does not looks again (the host may have grown it).
  */
-let knownBytes: u64 = 0
+export let knownBytes: u64 = 0
 
 /** Bytes of linear memory currently addressable. */
 export function memoryBytes(): u64 {
@@ -36,7 +36,7 @@ export function memoryBytes(): u64 {
 
 /** Grows memory, if needed, so that `[0, end)` is addressable; false when it cannot. */
 // @ts-ignore: decorator
-export function reserve(end: u64): bool {
+@inline export function reserve(end: u64): bool {
   return end <= knownBytes || grow(end)
 }
 

@@ -1,7 +1,7 @@
 // Writes a response into call scratch: a 4-byte little-endian length, then UTF-8
 // JSON. Text from inputs and the policy is escaped exactly like serde_json.
 
-import { mark, reserve, scratch } from './memory'
+import { knownBytes, mark, reserve, scratch } from './memory'
 
 /** Answered when not even the response fits in memory: `{"error":"out of memory"}`. */
 const OUT_OF_MEMORY: usize = memory.data<u8>([
@@ -37,7 +37,8 @@ export function putText(text: usize): void {
  * `memory.copy` (a call out of the compiled code) costs more than this loop.
  */
 export function putBytes(p: usize, len: usize): void {
-  if (!room(len)) return
+  // Nearly always the bytes fit in memory already: no call then.
+  if (<u64>pos + <u64>len > knownBytes && !room(len)) return
   let q = pos
   let end = q + len
   for (; q + 8 <= end; q += 8, p += 8) store<u64>(q, load<u64>(p))
@@ -67,7 +68,7 @@ export function putDecimal(v: u64): void {
 
 /** Appends bytes inside a JSON string: `"` `\` and control characters escaped like serde_json. */
 export function putEscaped(p: usize, len: usize): void {
-  if (!room(len * 6)) return
+  if (<u64>pos + <u64>len * 6 > knownBytes && !room(len * 6)) return
   let q = pos
   for (let i: usize = 0; i < len; i++) {
     let c = <u32>load<u8>(p + i)

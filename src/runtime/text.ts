@@ -52,8 +52,15 @@ export function invalidUtf8At(p: usize, len: usize): i64 {
   return -1
 }
 
+/**
+ * Eight bytes at a time: keys, names and table entries are mostly longer than
+ * that. One function for every equality test, so memcmp is not inlined at each.
+ */
 export function bytesEqual(a: usize, b: usize, len: usize): bool {
-  return memory.compare(a, b, len) == 0
+  let i: usize = 0
+  for (; i + 8 <= len; i += 8) if (load<u64>(a + i) != load<u64>(b + i)) return false
+  for (; i < len; i++) if (load<u8>(a + i) != load<u8>(b + i)) return false
+  return true
 }
 
 /** Lexicographic byte order of two strings: negative, zero or positive. */

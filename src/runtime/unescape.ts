@@ -1,6 +1,8 @@
 // JSON string contents after unescaping: copy into scratch, or compare against
 // UTF-8 bytes on the fly. Input is always a string the validator accepted.
 
+import { bytesEqual } from './text'
+
 /** Position after the escape decoded by the last `decodeEscape`. */
 let decodedEnd: usize = 0
 
@@ -69,7 +71,7 @@ export function unescapedEquals(start: usize, end: usize, bytes: usize, len: usi
   // Unescaping only ever shortens: a key as long as `bytes` must be free of escapes.
   let raw = end - start
   if (raw < len) return false
-  if (raw == len) return memory.compare(start, bytes, len) == 0 && !hasEscape(start, end)
+  if (raw == len) return bytesEqual(start, bytes, len) && !hasEscape(start, end)
   if (!hasEscape(start, end)) return false
   let i: usize = 0
   let p = start

@@ -161,13 +161,6 @@ export interface Unreadable {
   reason: string
 }
 
-const SOURCES = [
-  ['args', 0],
-  // The context text wraps the attributes in one more object than the arguments text.
-  ['agentAttributes', 1],
-  ['resourceAttributes', 1],
-] as const
-
 /**
  * Why the engine cannot read this request; undefined when it can. Never
  * throws: a getter or a proxy that throws is itself a reason.
@@ -182,10 +175,15 @@ export function unreadable(request: EvaluateRequest): Unreadable | undefined {
     }
     if (!role.isWellFormed()) return { part: 'role', reason: 'request: role is a string with a lone surrogate' }
     weight = tool.length * 6 + role.length * 6
-    for (const [part, depth] of SOURCES) {
-      const reason = checkSource(part, request[part], depth)
-      if (reason !== undefined) return { part, reason }
-    }
+    // One call per source, not a loop over their names: `request[part]` with a
+    // varying name is a slow keyed load. The context text wraps the attributes
+    // in one more object than the arguments text, hence their depth 1.
+    let reason = checkSource('args', request.args, 0)
+    if (reason !== undefined) return { part: 'args', reason }
+    reason = checkSource('agentAttributes', request.agentAttributes, 1)
+    if (reason !== undefined) return { part: 'agentAttributes', reason }
+    reason = checkSource('resourceAttributes', request.resourceAttributes, 1)
+    if (reason !== undefined) return { part: 'resourceAttributes', reason }
     if (weight > MAX_WEIGHT) return { part: 'request', reason: `request: too large (over ${MAX_WEIGHT >> 20} MiB as JSON text)` }
     return undefined
   } catch (e) {

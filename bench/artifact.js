@@ -11,6 +11,13 @@ const root = new URL('..', import.meta.url)
 const { compile } = await import(new URL('dist/src/compiler/compile.js', root))
 const { RawArtifact } = await import(new URL('dist/src/host/abi.js', root))
 
+/** The JSON text of the response at `resp`. */
+function readResponse(exports, resp) {
+  const memory = new Uint8Array(exports.memory.buffer)
+  const length = memory[resp] | (memory[resp + 1] << 8) | (memory[resp + 2] << 16) | (memory[resp + 3] << 24)
+  return new TextDecoder().decode(memory.subarray(resp + 4, resp + 4 + length))
+}
+
 /** Wall time of a fresh `node` running `code`, median of `runs`, in ms. */
 function freshProcessMs(code, runs = 5) {
   const times = []
@@ -57,9 +64,11 @@ export async function artifactSection() {
     const answer = JSON.parse(artifact.evaluateStrings(scenario.tool, args, context))
     if (answer.decision === undefined) throw new Error(`scenario ${scenario.name} errored: ${answer.error}`)
     // Resident: the three inputs written once into module memory, then only the evaluate call.
+    // They sit 64 KiB into a buffer: every evaluateStrings call allocs again from the arena's
+    // start and writes its own inputs there, which must not overwrite these.
     const encoder = new TextEncoder()
     const [tool, argBytes, contextBytes] = [scenario.tool, args, context].map((text) => encoder.encode(text))
-    const at = artifact.exports.alloc(tool.length + argBytes.length + contextBytes.length)
+    const at = artifact.exports.alloc(65536 + tool.length + argBytes.length + contextBytes.length) + 65536
     const memory = new Uint8Array(artifact.exports.memory.buffer)
     const argsAt = at + tool.length
     const contextAt = argsAt + argBytes.length
@@ -74,6 +83,8 @@ export async function artifactSection() {
       'JSON.parse': () => { sink += JSON.parse(args) === null ? 0 : 1; sink += JSON.parse(context) === null ? 0 : 1 },
     })
     if (sink === 0) throw new Error('unreachable')
+    const residentAnswer = readResponse(artifact.exports, evaluate(at, tool.length, argsAt, argBytes.length, contextAt, contextBytes.length))
+    if (residentAnswer !== artifact.evaluateStrings(scenario.tool, args, context)) throw new Error(`resident inputs of ${scenario.name} were overwritten: ${residentAnswer}`)
     const ratio = (ns) => (ns / medians['JSON.parse']).toFixed(2) + '×'
     rows.push([scenario.name, `${args.length + context.length} B`, answer.decision, medians.evaluate.toFixed(0), medians.resident.toFixed(0), medians['JSON.parse'].toFixed(0), ratio(medians.evaluate), ratio(medians.resident)])
   }

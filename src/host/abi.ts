@@ -168,6 +168,22 @@ export class RawArtifact {
   }
 
   /**
+   * Memory from `ptr` on, for the encoder to write into. Kept while `alloc`
+   * answers the same address (the arena restarts at every call, so it does):
+   * making a view costs more than encoding a short text.
+   */
+  private destination(memory: Uint8Array, ptr: number, room: number): Uint8Array {
+    // A view of memory that has grown since is detached: length 0.
+    if (this.destPtr !== ptr || this.dest.length < room) {
+      this.dest = memory.subarray(ptr)
+      this.destPtr = ptr
+    }
+    return this.dest
+  }
+  private dest: Uint8Array = new Uint8Array(0)
+  private destPtr = -1
+
+  /**
    * The raw JSON text the artifact answers. The three strings are encoded
    * straight into one buffer of the module (the ABI lets the inputs share it).
    * Strings with lone surrogates are the caller's to refuse: UTF-8 cannot carry
@@ -178,18 +194,21 @@ export class RawArtifact {
     const ptr = this.exports.alloc(room)
     if (ptr === 0 && room > 0) return JSON.stringify({ error: 'host: the artifact could not reserve memory for the inputs' })
     const memory = this.views.current()
-    const toolLen = encodeText(memory, ptr, tool)
-    const argsPtr = ptr + toolLen
-    // One encoder call for both JSON texts (its fixed cost is most of the cost of short texts);
-    // when they are all ASCII, the split is where the arguments end. Else again, one at a time.
+    // The JSON texts first, at `ptr`, where a kept encoder destination starts. One
+    // encoder call for both (its fixed cost is most of the cost of short texts): when
+    // they are all ASCII, the split is where the arguments end. Else again, one at a time.
     let argsLen = args.length
     let ctxLen = context.length
-    if (encodeText(memory, argsPtr, args + context) !== argsLen + ctxLen) {
-      argsLen = encodeText(memory, argsPtr, args)
-      ctxLen = encodeText(memory, argsPtr + argsLen, context)
+    const both = args + context
+    const dest = this.destination(memory, ptr, room)
+    if ((both.length <= SHORT_TEXT ? encodeText(memory, ptr, both) : encoder.encodeInto(both, dest).written) !== argsLen + ctxLen) {
+      argsLen = encodeText(memory, ptr, args)
+      ctxLen = encodeText(memory, ptr + argsLen, context)
     }
-    const ctxPtr = argsPtr + argsLen
-    const text = this.response(this.exports.evaluate(ptr, toolLen, argsPtr, argsLen, ctxPtr, ctxLen))
+    const ctxPtr = ptr + argsLen
+    const toolPtr = ctxPtr + ctxLen
+    const toolLen = encodeText(memory, toolPtr, tool)
+    const text = this.response(this.exports.evaluate(toolPtr, toolLen, ptr, argsLen, ctxPtr, ctxLen))
     if (this.releaseInputs) this.exports.dealloc(ptr, room)
     return text
   }

@@ -3,7 +3,7 @@
 
 import { EntryField, Header, entryField, header } from './blob'
 import { explain, failedNode, Failure, failure, holds, resolveReads, writeAccount } from './interp'
-import { JsonError, errorAt, errorCode, keyEquals, nextMember, rootEnd, rootStart, validate, valueEnd, valueStart } from './json'
+import { JsonError, errorAt, errorCode, keyEquals, nextMember, rootEnd, rootStart, stringEscaped, validate, valueEnd, valueStart } from './json'
 import { inMemory, outOfMemory, scratch } from './memory'
 import { begin, beginError, endError, error, finish, putDecimal, putEscaped, putText } from './response'
 import { probe } from './table'
@@ -20,6 +20,8 @@ const enum Outcome {
 // Value spans found in the context, end 0 = absent.
 let roleStart: usize = 0
 let roleEnd: usize = 0
+/** The role, if a string, has an escape: only then is it unescaped into scratch. */
+let roleEscaped: bool = false
 
 /**
  * Source spans for the interpreter: (start, end) u32 pairs for Arguments,
@@ -50,9 +52,13 @@ export function decide(tool: usize, toolLen: usize, args: usize, argsLen: usize,
   if (roleEnd == 0) return error(utf8('context JSON'), utf8('role is missing'))
   if (load<u8>(roleStart) != 0x22) return error(utf8('context JSON'), utf8('role is not a string'))
 
-  let role = scratch(<u64>(roleEnd - roleStart))
-  if (role == 0) return error(utf8('evaluate'), utf8('out of memory'))
-  let roleLen = unescapeInto(role, roleStart + 1, roleEnd - 1)
+  let role = roleStart + 1
+  let roleLen = roleEnd - roleStart - 2
+  if (roleEscaped) {
+    role = scratch(<u64>roleLen)
+    if (role == 0) return error(utf8('evaluate'), utf8('out of memory'))
+    roleLen = unescapeInto(role, roleStart + 1, roleEnd - 1)
+  }
 
   let entry = probe(tool, toolLen, role, roleLen)
   if (entry == 0) return respond(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen)
@@ -80,6 +86,7 @@ function readContext(start: usize, end: usize): void {
     if (keyIs(utf8('role'))) {
       roleStart = valueStart
       roleEnd = valueEnd
+      roleEscaped = stringEscaped
     } else if (keyIs(utf8('agent_attrs'))) setSource(1, valueStart, valueEnd)
     else if (keyIs(utf8('resource_attrs'))) setSource(2, valueStart, valueEnd)
   }
@@ -92,9 +99,7 @@ function keyIs(text: usize): bool {
 
 function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize): usize {
   begin()
-  putText(utf8('{"decision":"'))
-  putText(allow ? utf8('Allow') : utf8('Deny'))
-  putText(utf8('","reason":"'))
+  putText(allow ? utf8('{"decision":"Allow","reason":"') : utf8('{"decision":"Deny","reason":"'))
   putText(outcome == Outcome.NoRule ? utf8("no rule matched tool '") : utf8("rule matched tool '"))
   putEscaped(tool, toolLen)
   putText(utf8("' for role '"))

@@ -317,7 +317,7 @@ function scanNumber(start: usize, end: usize): usize {
 // ---- Walking text that `validate` accepted: no checks needed, every token is closed.
 
 /** Set by `skipString`: the string it skipped has an escape. */
-let stringEscaped: bool = false
+export let stringEscaped: bool = false
 
 /** At an opening quote: the position after the closing quote (`end` bounds the wide loads). */
 export function skipString(p: usize, end: usize): usize {

@@ -25,4 +25,5 @@ run node bin/perso.js eval "$out/crm.wasm" --tool delete_customer --role manager
 run node bin/perso.js eval "$out/crm.wasm" --tool bulk_update --role admin \
   --agent '{"mfa_verified_at": "2026-11-21T09:00:00Z"}' --resource '{"env": "staging"}'
 run node bin/perso.js eval "$out/crm.wasm" --tool drop_database --role admin
+run node bin/perso.js test fixtures/crm.test.yaml --coverage
 exit 0

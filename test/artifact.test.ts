@@ -8,7 +8,7 @@ import { readMetadata } from '../src/host/metadata.js'
 
 const crm = readFileSync(new URL('../fixtures/crm.json', import.meta.url))
 
-async function build(source: Uint8Array | string): Promise<Uint8Array> {
+async function build(source: Uint8Array | string): Promise<Uint8Array<ArrayBuffer>> {
   const result = await compile(source, { filename: 'policy.json' })
   if (result.wasm === undefined) throw new Error(JSON.stringify(result.diagnostics))
   return result.wasm

@@ -5,10 +5,8 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
-import { main } from '../src/cli/main.js'
-import type { Io } from '../src/cli/io.js'
+import { type Run, STACK_FRAME, root, runCli } from './support/cli.js'
 
 const loaded = vi.hoisted(() => ({ binaryen: false }))
 vi.mock('binaryen', async (importOriginal) => {
@@ -16,28 +14,13 @@ vi.mock('binaryen', async (importOriginal) => {
   return importOriginal()
 })
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const STACK_FRAME = /\n\s+at /
 const tmp = mkdtempSync(join(tmpdir(), 'perso-cli-'))
 const prebuilt = join(tmp, 'prebuilt.wasm')
 
-interface Run { code: number; stdout: string; stderr: string; written: Map<string, Uint8Array> }
-
 async function perso(argv: string[]): Promise<Run> {
-  let stdout = ''
-  let stderr = ''
-  const written = new Map<string, Uint8Array>()
-  const io: Io = {
-    stdout: (s) => (stdout += s),
-    stderr: (s) => (stderr += s),
-    readFile: (p) => written.get(p) ?? readFileSync(p.startsWith('/') ? p : join(root, p)),
-    writeFile: (p, bytes) => void written.set(p, bytes),
-    isTTY: false,
-    env: {},
-  }
-  const code = await main(argv, io)
-  expect(stdout + stderr).not.toMatch(STACK_FRAME)
-  return { code, stdout, stderr, written }
+  const run = await runCli(argv)
+  expect(run.stdout + run.stderr).not.toMatch(STACK_FRAME)
+  return run
 }
 
 const refund800 = ['--tool', 'process_refund', '--role', 'agent', '--args', '{"amount": 800}']
@@ -90,7 +73,7 @@ describe('perso compile', () => {
     const run = await perso(['compile', 'fixtures/crm.json'])
     expect(run.code).toBe(0)
     const wasm = run.written.get('fixtures/crm.wasm')!
-    expect(WebAssembly.validate(wasm)).toBe(true)
+    expect(WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)).toBe(true)
     expect(run.stdout).toBe(`fixtures/crm.wasm: ${wasm.length} bytes, 17 table entries\n`)
   })
 

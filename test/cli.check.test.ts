@@ -2,9 +2,8 @@
 // against hostile files, and that it never loads binaryen.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it, vi } from 'vitest'
-import { main } from '../src/cli/main.js'
+import { type Run, STACK_FRAME, root, runCli } from './support/cli.js'
 import type { Io } from '../src/cli/io.js'
 
 const loaded = vi.hoisted(() => ({ binaryen: false }))
@@ -13,30 +12,11 @@ vi.mock('binaryen', () => {
   return { default: {} }
 })
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const STACK_FRAME = /\n\s+at /
-
-interface Run { code: number; stdout: string; stderr: string }
-
 async function perso(argv: string[], files: Record<string, Uint8Array | string> = {}, extra: Partial<Io> = {}): Promise<Run> {
-  let stdout = ''
-  let stderr = ''
-  const io: Io = {
-    stdout: (s) => (stdout += s),
-    stderr: (s) => (stderr += s),
-    readFile: (p) => {
-      const f = files[p]
-      if (f !== undefined) return typeof f === 'string' ? new TextEncoder().encode(f) : f
-      return readFileSync(join(root, p))
-    },
-    writeFile: () => { throw new Error('check writes nothing') },
-    isTTY: false,
-    env: {},
-    ...extra,
-  }
-  const code = await main(argv, io)
-  expect(stdout + stderr).not.toMatch(STACK_FRAME)
-  return { code, stdout, stderr }
+  const run = await runCli(argv, { files, io: extra })
+  expect(run.stdout + run.stderr).not.toMatch(STACK_FRAME)
+  expect(run.written.size, 'check writes nothing').toBe(0)
+  return run
 }
 
 describe('perso check', () => {

@@ -7,18 +7,14 @@
 
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { main } from '../src/cli/main.js'
-import type { Io } from '../src/cli/io.js'
+import { STACK_FRAME, root, runCli } from './support/cli.js'
 import { prng } from './support/json-text.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const SEED = Number(process.env.PERSO_MUTATION_SEED ?? Date.now() % 2 ** 31)
 const MUTANTS = Number(process.env.PERSO_MUTANTS ?? 400)
 /** Accepted mutants that also go through `perso compile`. */
 const COMPILED = 12
-const STACK_FRAME = /\n\s+at /
 /** One check of a mutant: far more than it takes, far less than a hang. */
 const SLOW_MS = 5_000
 
@@ -174,18 +170,9 @@ function hostileFile(base: string, rng: Rng): [string, Uint8Array] {
 interface Run { code: number; out: string; ms: number }
 
 async function perso(argv: string[], file: Uint8Array): Promise<Run> {
-  let out = ''
-  const io: Io = {
-    stdout: (s) => (out += s),
-    stderr: (s) => (out += s),
-    readFile: (p) => (p === 'm.json' ? file : readFileSync(join(root, p))),
-    writeFile: (_, bytes) => void (out += `<wrote ${bytes.length} bytes>`),
-    isTTY: false,
-    env: {},
-  }
-  const start = performance.now()
-  const code = await main(argv, io)
-  return { code, out, ms: performance.now() - start }
+  const run = await runCli(argv, { files: { 'm.json': file } })
+  const wrote = [...run.written.values()].map((bytes) => `<wrote ${bytes.length} bytes>`).join('')
+  return { code: run.code, out: run.stdout + run.stderr + wrote, ms: run.ms }
 }
 
 const FIXTURES = ['fixtures/crm.json', 'fixtures/file-ops.json'].map((p) => readFileSync(join(root, p), 'utf8'))

@@ -5,10 +5,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it, vi } from 'vitest'
-import { main } from '../src/cli/main.js'
-import type { Io } from '../src/cli/io.js'
+import { type Run, STACK_FRAME, root, runCli } from './support/cli.js'
 
 const compiled = vi.hoisted(() => ({ count: 0 }))
 vi.mock('../src/compiler/compile.js', async (importOriginal) => {
@@ -16,29 +14,14 @@ vi.mock('../src/compiler/compile.js', async (importOriginal) => {
   return { ...real, compile: (...args: Parameters<typeof real.compile>) => (compiled.count++, real.compile(...args)) }
 })
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const update = process.env.PERSO_UPDATE_GOLDEN === '1'
-const STACK_FRAME = /\n\s+at /
-
-interface Run { code: number; stdout: string; stderr: string; written: Map<string, Uint8Array> }
 
 /** Paths are relative to the repository root, as the goldens show them. */
 async function perso(argv: string[]): Promise<Run> {
   expect(process.cwd()).toBe(root.replace(/\/$/, ''))
-  let stdout = ''
-  let stderr = ''
-  const written = new Map<string, Uint8Array>()
-  const io: Io = {
-    stdout: (s) => (stdout += s),
-    stderr: (s) => (stderr += s),
-    readFile: (p) => readFileSync(p),
-    writeFile: (p, bytes) => written.set(p, bytes),
-    isTTY: false,
-    env: {},
-  }
-  const code = await main(argv, io)
-  expect(stdout + stderr).not.toMatch(STACK_FRAME)
-  return { code, stdout, stderr, written }
+  const run = await runCli(argv)
+  expect(run.stdout + run.stderr).not.toMatch(STACK_FRAME)
+  return run
 }
 
 function golden(file: string, actual: string): void {

@@ -71,7 +71,7 @@ describe.skipIf(!existsSync(TEMPLATE))('Perso on the CRM example', () => {
 
   it('loads from a path, a file URL, bytes, an ArrayBuffer and a module', async () => {
     const { Perso } = await import('../src/index.js')
-    const sources = [wasmPath, pathToFileURL(wasmPath), pathToFileURL(wasmPath).href, wasm, wasm.slice().buffer, new WebAssembly.Module(wasm)]
+    const sources = [wasmPath, pathToFileURL(wasmPath), pathToFileURL(wasmPath).href, wasm, wasm.slice().buffer, new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>)]
     for (const source of sources) {
       const perso = await Perso.load(source)
       expect(perso.policyVersion).toBe('crm-1.0.0')
@@ -158,7 +158,7 @@ describe.skipIf(!existsSync(TEMPLATE))('Perso on the CRM example', () => {
   it('throws a TypeError for host bugs, at the call', async () => {
     const { Perso } = await import('../src/index.js')
     const perso = await Perso.load(wasm)
-    const bad = (x: unknown) => x as EvaluateRequest
+    const bad = (x: unknown) => x as never // deliberately wrong types
     expect(() => perso.evaluateSync(bad(undefined))).toThrow(TypeError)
     expect(() => perso.evaluateSync(bad({ role: 'agent' }))).toThrow(/request.tool/)
     expect(() => perso.evaluate(bad({ tool: 5, role: 'agent' }))).toThrow(TypeError)

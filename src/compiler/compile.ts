@@ -30,7 +30,7 @@ export interface CheckResult {
 
 export interface CompileResult extends CheckResult {
   /** The artifact; absent when the policy has errors. */
-  wasm?: Uint8Array
+  wasm?: Uint8Array<ArrayBuffer>
 }
 
 const toBytes = (source: string | Uint8Array): Uint8Array =>

@@ -52,7 +52,7 @@ export function metadataOf(program: Program): Metadata {
 }
 
 /** The artifact for `program`: template code, template data, the blob, the metadata. */
-export function emit(program: Program): Uint8Array {
+export function emit(program: Program): Uint8Array<ArrayBuffer> {
   const module = WasmModule.read(loadTemplate())
   try {
     const segments = module.segments()

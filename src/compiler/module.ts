@@ -92,8 +92,8 @@ export class WasmModule {
     if (!this.module.validate()) throw new Error('internal: the generated module does not validate')
   }
 
-  emit(): Uint8Array {
-    return this.module.emitBinary()
+  emit(): Uint8Array<ArrayBuffer> {
+    return this.module.emitBinary() as Uint8Array<ArrayBuffer>
   }
 
   dispose(): void {

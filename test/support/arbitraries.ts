@@ -113,7 +113,7 @@ export const policyArb: fc.Arbitrary<Policy> = fc
       roles: fc.constant(roles),
       rules: fc.oneof(
         { weight: 12, arbitrary: fc.array(ruleArb(tools, roles), { minLength: 1, maxLength: 8 }) },
-        { weight: 1, arbitrary: fc.constant([]) },
+        { weight: 1, arbitrary: fc.constant<Rule[]>([]) },
       ),
     }),
   )
@@ -240,7 +240,7 @@ function sourceObjectArb(aims: Aims, fields: string[], bad: boolean): fc.Arbitra
   const value = valueArb(aims, 2, bad)
   const key = fc.constantFrom(...orPool(fields, FIELD_POOL))
   type Member = (shared: Doc) => [string, Doc]
-  const member = fc.oneof<fc.Arbitrary<Member>[]>(
+  const member = fc.oneof<fc.MaybeWeightedArbitrary<Member>[]>(
     { weight: 6, arbitrary: fc.tuple(key, value).map(([k, v]) => () => [k, v]) },
     { weight: 2, arbitrary: fc.tuple(key, fc.nat()).map(([k, seed]) => (shared: Doc) => [k, variant(shared, prng(seed))]) },
     { weight: 1, arbitrary: fc.tuple(named(['other', 'role', 'amount.x']), value).map(([k, v]) => () => [k, v]) },
@@ -267,7 +267,7 @@ const enc = new TextEncoder()
 
 function toolArb(aims: Aims): fc.Arbitrary<(aimed: string) => Uint8Array> {
   const fixed = (arb: fc.Arbitrary<string>) => arb.map((t) => () => enc.encode(t))
-  return fc.oneof<fc.Arbitrary<(aimed: string) => Uint8Array>[]>(
+  return fc.oneof<fc.MaybeWeightedArbitrary<(aimed: string) => Uint8Array>[]>(
     { weight: 30, arbitrary: fc.constant((aimed: string) => enc.encode(aimed)) },
     { weight: 6, arbitrary: fixed(fc.constantFrom(...orPool(aims.tools, TOOL_POOL))) },
     { weight: 1, arbitrary: fixed(fc.constantFrom('', 'nope', '\uFEFFread_file', 'read_file\u0000')) },
@@ -281,7 +281,7 @@ function toolArb(aims: Aims): fc.Arbitrary<(aimed: string) => Uint8Array> {
 }
 
 function contextDocArb(aims: Aims, bad: boolean): fc.Arbitrary<(aimedRole: string, shared: Doc) => Doc> {
-  const role = fc.oneof<fc.Arbitrary<(aimed: string) => Doc>[]>(
+  const role = fc.oneof<fc.MaybeWeightedArbitrary<(aimed: string) => Doc>[]>(
     { weight: 30, arbitrary: fc.constant((aimed: string) => str(aimed)) },
     { weight: 6, arbitrary: fc.constantFrom(...orPool(aims.roles, ROLE_POOL)).map((r) => () => str(r)) },
     { weight: 1, arbitrary: someString.map((r) => () => str(r)) },

@@ -16,7 +16,7 @@ export class Host {
   constructor(readonly exports: Exports) {}
 
   static async load(wasm: Uint8Array): Promise<Host> {
-    const { instance } = await WebAssembly.instantiate(wasm, {})
+    const instance = await WebAssembly.instantiate(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), {})
     return new Host(instance.exports as unknown as Exports)
   }
 

@@ -34,7 +34,8 @@ export function hasPolicy(): bool {
   return load<u32>(p) == MAGIC && load<u32>(p, 4) == FORMAT
 }
 
-export function header(field: Header): u32 {
+// @ts-ignore: decorator
+@inline export function header(field: Header): u32 {
   return load<u32>(<usize>__perso_policy + <usize>field)
 }
 
@@ -44,6 +45,7 @@ export function heapStart(): usize {
   return (end + 15) & ~15
 }
 
-export function entryField(entry: usize, field: EntryField): u32 {
+// @ts-ignore: decorator
+@inline export function entryField(entry: usize, field: EntryField): u32 {
   return load<u32>(entry + <usize>field)
 }

@@ -100,7 +100,9 @@ function keyIs(text: usize): bool {
 function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize): usize {
   begin()
   putText(allow ? utf8('{"decision":"Allow","reason":"') : utf8('{"decision":"Deny","reason":"'))
-  putText(outcome == Outcome.NoRule ? utf8("no rule matched tool '") : utf8("rule matched tool '"))
+  // "no " then the text the other outcomes share: 19 bytes less in every artifact.
+  if (outcome == Outcome.NoRule) putText(utf8('no '))
+  putText(utf8("rule matched tool '"))
   putEscaped(tool, toolLen)
   putText(utf8("' for role '"))
   putEscaped(role, roleLen)

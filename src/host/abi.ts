@@ -98,8 +98,13 @@ function encodeText(bytes: Uint8Array, at: number, text: string): number {
   return encoder.encodeInto(text, bytes.subarray(at, at + length * 3)).written
 }
 
-/** Distinct response texts kept per artifact to skip decoding repeats; cleared when full. */
+/**
+ * Distinct response texts kept per artifact to skip decoding repeats, cleared
+ * when full; only short ones (an answer can echo a tool name of any length), so
+ * the memory they hold stays small whatever the requests.
+ */
 const KNOWN_LIMIT = 64
+const KNOWN_LENGTH = 1024
 
 /** Thrown for a module that is not a perso artifact; never for a request. */
 export class ArtifactError extends Error {}
@@ -149,6 +154,7 @@ export class RawArtifact {
     if (known !== undefined && known.matches(this.views, text, length)) return known.value
     const bytes = this.views.bytes
     const decoded = decoder.decode(bytes.subarray(text, text + length))
+    if (length > KNOWN_LENGTH) return decoded
     if (this.known.size >= KNOWN_LIMIT) this.known.clear()
     this.known.set(length, new KnownText(bytes, text, length, decoded))
     return decoded

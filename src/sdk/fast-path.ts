@@ -38,6 +38,8 @@ interface Cached {
 }
 
 const DEFAULTS_CACHE_LIMIT = 1024
+/** Longer default answers (they echo the tool name and role, of any length) are not kept. */
+const DEFAULTS_CACHE_LENGTH = 1024
 const MIN_BUFFER = 64 * 1024
 /** Offsets in a response text: `{"d` of every decision, then `A` of Allow or `D` of Deny. */
 const DECISION_D = 2
@@ -243,6 +245,7 @@ export class FastPath {
     const cached = this.defaults.get(tool)?.get(role)
     if (cached !== undefined && cached.length === length) return { decision: cached.decision, reason: cached.reason }
     const decision = this.read(text, length)
+    if (length > DEFAULTS_CACHE_LENGTH) return decision
     if (this.defaultsCount >= DEFAULTS_CACHE_LIMIT) {
       this.defaults.clear()
       this.defaultsCount = 0

@@ -10,7 +10,7 @@
 //   npm run bench:scale [-- --sizes 10,100,1000 --compile-runs 3]
 
 import { compareMedians, median, printTable } from './measure.js'
-import { generatePolicy } from '../scripts/gen-policy.js'
+import { generatePolicy, prng } from '../scripts/gen-policy.js'
 
 const root = new URL('..', import.meta.url)
 const { compile, check } = await import(new URL('dist/src/compiler/compile.js', root).href)
@@ -32,17 +32,6 @@ const ARGS = enc.encode(JSON.stringify({ amount: 120, path: '/tmp/report.csv', i
 const agentAttrs = { user_id: 'u-17', mfa_verified_at: '2026-11-21T09:00:00Z' }
 const resourceAttrs = { owner_id: 'u-17', env: 'production' }
 
-/** Deterministic PRNG (mulberry32), so every run hits the same entries. */
-function prng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const ms = (start) => Number(process.hrtime.bigint() - start) / 1e6
 

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 
 /** Deterministic PRNG (mulberry32). */
-function prng(seed) {
+export function prng(seed) {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
 import { RawArtifact } from '../src/host/abi.js'
-import { readMetadata } from '../src/host/metadata.js'
+import { expandSection, type Metadata, readMetadata } from '../src/host/metadata.js'
 
 const crm = readFileSync(new URL('../fixtures/crm.json', import.meta.url))
 
@@ -36,6 +36,18 @@ describe('artifact', () => {
     const refund = metadata.entries.find(([t, r]) => metadata.tools[t] === 'process_refund' && metadata.roles[r] === 'agent')
     expect(refund).toBeDefined()
     expect(metadata.conditions[refund![3]!]!.reads).toEqual([{ source: 'Arguments', field: 'amount' }])
+  })
+
+  it('writes the metadata section dense, and reads sections from before it as they are', async () => {
+    const module = new WebAssembly.Module(await build(crm))
+    const section = JSON.parse(new TextDecoder().decode(WebAssembly.Module.customSections(module, 'perso')[0]!)) as Record<string, unknown>
+    expect(section).toMatchObject({ declaredTools: 7, rules: 9 })
+    expect(section).not.toHaveProperty('counts')
+    expect(section.conditions).toContainEqual([2, [[0, 'amount']]])
+    expect(section.entries).toContainEqual([0, 0, 0])
+    const metadata = readMetadata(module) as Metadata
+    expect(metadata.entries).toContainEqual([0, 0, 0, null])
+    expect(expandSection(metadata)).toBe(metadata)
   })
 
   it('decides the CRM scenarios', async () => {

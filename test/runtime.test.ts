@@ -464,7 +464,8 @@ describe('numbers read exactly as Number() does', () => {
     const near = (x: number): string[] => {
       const [m, e] = decompose(x)
       const mid = exactDecimal(2n * m + 1n, e - 1)
-      return [mid, mid + '1', mid.includes('.') ? mid.slice(0, -1) : mid + 'e-1', exactDecimal(m, e)]
+      // One digit less; `5.` is not JSON (Number() reads it, the artifact must not), so `5` then.
+      return [mid, mid + '1', mid.includes('.') ? mid.slice(0, -1).replace(/\.$/, '') : mid + 'e-1', exactDecimal(m, e)]
     }
     const doubles = fc.array(fc.double({ noNaN: true, noDefaultInfinity: true, min: 0, max: 1.7e308 }), { minLength: 100, maxLength: 100 })
     fc.assert(fc.property(doubles, (xs) => allAgree(xs.flatMap(near))), { numRuns: 3, endOnFailure: true })

@@ -149,7 +149,8 @@ async function decisionSpeed({ wasm, policy }) {
 
 const { artifactSection } = await import('./artifact.js')
 const { cliSection } = await import('./cli.js')
-const SECTIONS = [decisionSpeed, artifactSection, cliSection]
+const { varyingSection } = await import('./varying.js')
+const SECTIONS = [decisionSpeed, varyingSection, artifactSection, cliSection]
 
 const source = readFileSync(new URL('fixtures/crm.json', root))
 const compiled = await compile(source, { filename: 'fixtures/crm.json' })

@@ -80,22 +80,30 @@ export class KnownText<T> {
   }
 }
 
-/** Up to this many UTF-16 units a JS loop beats a call into the encoder. */
-const SHORT_TEXT = 24
+/**
+ * Up to these many UTF-16 units a JS loop beats a call into the encoder (about
+ * 80 ns fixed, then far less per unit than the loop; measured on Node 20).
+ */
+export const SHORT_TEXT = 32
 
-/** Writes `text` as UTF-8 at `at` (room for 3 bytes per unit); the bytes written. */
-function encodeText(bytes: Uint8Array, at: number, text: string): number {
+/**
+ * Writes `text` as UTF-8 at `at`, without escaping; the position after it, or -1
+ * when it might pass `end` (room is needed for the worst case, 3 bytes per unit:
+ * encodeInto stops short silently). Shared by this host and the SDK's fast path.
+ */
+export function writeText(bytes: Uint8Array, at: number, end: number, text: string): number {
   const length = text.length
-  if (length <= SHORT_TEXT) {
+  if (length <= SHORT_TEXT && at + length <= end) {
     let i = 0
     for (; i < length; i++) {
       const unit = text.charCodeAt(i)
       if (unit >= 0x80) break
       bytes[at + i] = unit
     }
-    if (i === length) return length
+    if (i === length) return at + length
   }
-  return encoder.encodeInto(text, bytes.subarray(at, at + length * 3)).written
+  if (at + length * 3 > end) return -1
+  return at + encoder.encodeInto(text, bytes.subarray(at, at + length * 3)).written
 }
 
 /**
@@ -207,13 +215,14 @@ export class RawArtifact {
     let ctxLen = context.length
     const both = args + context
     const dest = this.destination(memory, ptr, room)
-    if ((both.length <= SHORT_TEXT ? encodeText(memory, ptr, both) : encoder.encodeInto(both, dest).written) !== argsLen + ctxLen) {
-      argsLen = encodeText(memory, ptr, args)
-      ctxLen = encodeText(memory, ptr + argsLen, context)
+    const end = ptr + room
+    if ((both.length <= SHORT_TEXT ? writeText(memory, ptr, end, both) - ptr : encoder.encodeInto(both, dest).written) !== argsLen + ctxLen) {
+      argsLen = writeText(memory, ptr, end, args) - ptr
+      ctxLen = writeText(memory, ptr + argsLen, end, context) - ptr - argsLen
     }
     const ctxPtr = ptr + argsLen
     const toolPtr = ctxPtr + ctxLen
-    const toolLen = encodeText(memory, toolPtr, tool)
+    const toolLen = writeText(memory, toolPtr, end, tool) - toolPtr
     const text = this.response(this.exports.evaluate(toolPtr, toolLen, ptr, argsLen, ctxPtr, ctxLen))
     if (this.releaseInputs) this.exports.dealloc(ptr, room)
     return text

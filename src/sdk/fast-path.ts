@@ -4,10 +4,10 @@
 // The artifact still decides and words the reason; this file never does: it
 // only recognises answers the artifact already gave, by comparing their bytes.
 
-import { type ArtifactExports, KnownText, MemoryViews } from '../host/abi.js'
+import { type ArtifactExports, KnownText, MemoryViews, writeText } from '../host/abi.js'
 import type { Metadata } from '../host/metadata.js'
 import type { Decision, EvaluateRequest } from './request.js'
-import { utf8, writeBytes, writeString, writeText, writeValue } from './writer.js'
+import { utf8, writeBytes, writeString, writeValue } from './writer.js'
 
 /** One field a table entry reads: its name and its member prefix as UTF-8 JSON (`"amount":`). */
 interface Field {

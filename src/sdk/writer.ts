@@ -4,36 +4,16 @@
 // JSON.stringify and TextEncoder. Every writer answers the position after what
 // it wrote, or -1 when it would pass `end` (the caller grows its buffer and retries).
 
+import { writeText } from '../host/abi.js'
+
 const encoder = new TextEncoder()
 
-/**
- * Up to these many UTF-16 units a JS loop beats a call into the encoder (about
- * 80 ns fixed, then far less per unit than the loop), and for strings also
- * JSON.stringify before it (measured on Node 20).
- */
-const SHORT_TEXT = 32
+/** Up to these many UTF-16 units a JS loop beats JSON.stringify and the encoder for a string (measured on Node 20). */
 const SHORT_STRING = 64
 
 const TRUE = encoder.encode('true')
 const FALSE = encoder.encode('false')
 const NULL = encoder.encode('null')
-
-/** `text` as UTF-8 (no escaping: the caller's text is already what goes into memory). */
-export function writeText(bytes: Uint8Array, at: number, end: number, text: string): number {
-  const length = text.length
-  if (length <= SHORT_TEXT && at + length <= end) {
-    let i = 0
-    for (; i < length; i++) {
-      const unit = text.charCodeAt(i)
-      if (unit >= 0x80) break
-      bytes[at + i] = unit
-    }
-    if (i === length) return at + length
-  }
-  // Room for the worst case (3 bytes per unit) or no write: encodeInto stops short silently.
-  if (at + length * 3 > end) return -1
-  return at + encoder.encodeInto(text, bytes.subarray(at, at + length * 3)).written
-}
 
 /** Bytes known in advance (a key, a context head). */
 export function writeBytes(bytes: Uint8Array, at: number, end: number, piece: Uint8Array): number {

@@ -23,7 +23,4 @@ export function packageRoot(): string {
   }
 }
 
-export const packageVersion = (): string =>
-  (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version
-
 export const templatePath = (): string => join(packageRoot(), 'dist', 'runtime', 'runtime.wasm')

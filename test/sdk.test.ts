@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { canonicalJson, type AuditEvent, type Transport } from '../src/sdk/audit.js'
 import { sha256Hex } from '../src/sdk/sha256.js'
-import { SDK_VERSION } from '../src/sdk/version.js'
+import { PERSO_VERSION } from '../src/version.js'
 import type { EvaluateRequest } from '../src/sdk/request.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
@@ -43,7 +43,7 @@ describe('SDK pieces that need no artifact', () => {
   })
   it('reports the version package.json has', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-    expect(SDK_VERSION).toBe(pkg.version)
+    expect(PERSO_VERSION).toBe(pkg.version)
   })
   it('exports the SDK from the package root', async () => {
     const root = await import('../src/index.js')
@@ -182,7 +182,7 @@ describe.skipIf(!existsSync(TEMPLATE))('Perso on the CRM example', () => {
     )
     expect(first).toMatchObject({
       traceId: 'req-1', tool: 'process_refund', args: { order_id: 'ORD-1', amount: 800 }, role: 'agent',
-      agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {}, decision: 'Deny', sdkVersion: SDK_VERSION, policyVersion: 'crm-1.0.0',
+      agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {}, decision: 'Deny', sdkVersion: PERSO_VERSION, policyVersion: 'crm-1.0.0',
     })
     expect(first.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(new Date(first.timestamp).toISOString()).toBe(first.timestamp)

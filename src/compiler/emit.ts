@@ -6,7 +6,8 @@ import type { Program } from './ir.js'
 import { codegen } from './codegen.js'
 import { WasmModule } from './module.js'
 import { ABI_VERSION, METADATA_SECTION, type Metadata, metadataSection } from '../host/metadata.js'
-import { packageVersion, templatePath } from '../paths.js'
+import { templatePath } from '../paths.js'
+import { PERSO_VERSION } from '../version.js'
 
 /** Where the template keeps the blob's address (docs/design.md). */
 const POLICY_GLOBAL = '__perso_policy'
@@ -34,7 +35,7 @@ export function metadataOf(program: Program): Metadata {
   const roleIndex = new Map(program.roles.map((role, i) => [role, i]))
   return {
     abi: ABI_VERSION,
-    compiler: `perso ${packageVersion()}`,
+    compiler: `perso ${PERSO_VERSION}`,
     version: program.version,
     sha256: program.sha256,
     defaultAction: program.defaultAction,

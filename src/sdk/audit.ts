@@ -3,7 +3,7 @@
 
 import { sha256Hex } from './sha256.js'
 import type { Decision, EvaluateRequest, Unreadable } from './request.js'
-import { SDK_VERSION } from './version.js'
+import { PERSO_VERSION } from '../version.js'
 
 export interface AuditEvent {
   /** A fresh UUID per decision. */
@@ -93,7 +93,7 @@ export class Auditor {
         resourceAttributes: readable('resourceAttributes') ? (request.resourceAttributes ?? {}) : null,
         decision: decision.decision,
         reason: decision.reason,
-        sdkVersion: SDK_VERSION,
+        sdkVersion: PERSO_VERSION,
         policyVersion: this.policyVersion,
       }
       const done = this.transport.emit(event)

@@ -2,9 +2,8 @@
 // binaryen), and evaluate through the raw ABI with JSON text in, side by side
 // with V8's JSON.parse of the same args + context text.
 
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { compareMedians, median, printTable } from './measure.js'
+import { compareMedians, freshProcessMs, median, printTable } from './measure.js'
 import { CRM_SCENARIOS } from './scenarios.js'
 
 const root = new URL('..', import.meta.url)
@@ -18,16 +17,8 @@ function readResponse(exports, resp) {
   return new TextDecoder().decode(memory.subarray(resp + 4, resp + 4 + length))
 }
 
-/** Wall time of a fresh `node` running `code`, median of `runs`, in ms. */
-function freshProcessMs(code, runs = 5) {
-  const times = []
-  for (let i = 0; i < runs; i++) {
-    const start = process.hrtime.bigint()
-    execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root })
-    times.push(Number(process.hrtime.bigint() - start) / 1e6)
-  }
-  return median(times)
-}
+/** Median wall ms of a fresh `node` running module `code`. */
+const moduleMs = (code) => freshProcessMs(['--input-type=module', '-e', code], { cwd: root, runs: 5 })
 
 export async function artifactSection() {
   const source = readFileSync(new URL('fixtures/crm.json', root))
@@ -40,9 +31,9 @@ export async function artifactSection() {
     await compile(source, { filename: 'crm.json' })
     warm.push(Number(process.hrtime.bigint() - start) / 1e6)
   }
-  const bare = freshProcessMs('0')
-  const binaryenLoad = freshProcessMs("await import('binaryen')")
-  const fullCompile = freshProcessMs(
+  const bare = moduleMs('0')
+  const binaryenLoad = moduleMs("await import('binaryen')")
+  const fullCompile = moduleMs(
     `const { compile } = await import('./dist/src/compiler/compile.js'); await compile((await import('node:fs')).readFileSync('fixtures/crm.json'))`,
   )
   printTable(

@@ -5,23 +5,12 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { median, printTable } from './measure.js'
+import { freshProcessMs, printTable } from './measure.js'
 
 const root = new URL('..', import.meta.url)
 
-function wallMs(args, runs = 7) {
-  const times = []
-  for (let i = 0; i < runs; i++) {
-    const start = process.hrtime.bigint()
-    try {
-      execFileSync(process.execPath, args, { cwd: root, stdio: 'ignore' })
-    } catch (e) {
-      if (e.status !== 1) throw e // eval's Deny
-    }
-    times.push(Number(process.hrtime.bigint() - start) / 1e6)
-  }
-  return median(times)
-}
+/** A CLI command's wall time; exit 1 is eval's Deny, not a failure. */
+const wallMs = (args) => freshProcessMs(args, { cwd: root, exits: [0, 1] })
 
 export async function cliSection() {
   const wasm = join(mkdtempSync(join(tmpdir(), 'perso-bench-')), 'crm.wasm')

@@ -15,11 +15,11 @@ async function build(source: Uint8Array | string): Promise<Uint8Array<ArrayBuffe
 }
 
 describe('artifact', () => {
-  it('exports exactly the ABI of spec §6 and imports nothing', async () => {
+  it('exports exactly the ABI of spec §6 and the fields export, and imports nothing', async () => {
     const module = new WebAssembly.Module(await build(crm))
     expect(WebAssembly.Module.imports(module)).toEqual([])
     const exports = WebAssembly.Module.exports(module).map((e) => `${e.name}:${e.kind}`).sort()
-    expect(exports).toEqual(['alloc:function', 'dealloc:function', 'evaluate:function', 'init:function', 'memory:memory'])
+    expect(exports).toEqual(['alloc:function', 'dealloc:function', 'evaluate:function', 'evaluate_fields:function', 'init:function', 'memory:memory'])
   })
 
   it('is byte-identical when compiled twice', async () => {

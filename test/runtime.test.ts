@@ -59,16 +59,16 @@ const reason = (verdict: Record<string, unknown>): string => String(verdict.reas
 const failed = "rule matched tool 't' for role 'agent'; condition failed: "
 
 describe('ABI', () => {
-  test('the template imports nothing and exports the ABI plus the policy global', () => {
+  test('the template imports nothing and exports the ABI, the fields export and the policy global', () => {
     expect(WebAssembly.Module.imports(template)).toEqual([])
-    expect(WebAssembly.Module.exports(template).map((e) => e.name).sort()).toEqual(['__perso_policy', 'alloc', 'dealloc', 'evaluate', 'init', 'memory'])
+    expect(WebAssembly.Module.exports(template).map((e) => e.name).sort()).toEqual(['__perso_policy', 'alloc', 'dealloc', 'evaluate', 'evaluate_fields', 'init', 'memory'])
   })
 
-  test('an emitted artifact exports exactly the ABI, imports nothing, and decides', async () => {
+  test('an emitted artifact exports exactly the ABI and the fields export, imports nothing, and decides', async () => {
     const wasm = emit(program([{ tool: 't', role: 'agent' }]))
     const module = new WebAssembly.Module(wasm)
     expect(WebAssembly.Module.imports(module)).toEqual([])
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['alloc', 'dealloc', 'evaluate', 'init', 'memory'])
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['alloc', 'dealloc', 'evaluate', 'evaluate_fields', 'init', 'memory'])
     expect(wasm.length).toBeLessThanOrEqual(16 * 1024)
     const host = await Host.load(wasm)
     expect(host.evaluate('t', '{}', AGENT).decision).toBe('Allow')

@@ -1,11 +1,11 @@
 // One decision, in the order of docs/design.md "Evaluation order in the runtime":
 // check the three inputs, probe the table, run the condition, write the response.
 
-import { EntryField, Header, entryField, header } from './blob'
-import { explain, failedNode, Failure, failure, holds, resolveReads, writeAccount } from './interp'
+import { EntryField, Header, __perso_policy, entryField, hasPolicy, header } from './blob'
+import { failedNode, Failure, failure, judge, resolveReads, setValue, startReads, writeAccount } from './interp'
 import { JsonError, errorAt, errorCode, keyEquals, nextMember, rootEnd, rootStart, stringEscaped, validate, valueEnd, valueStart } from './json'
-import { inMemory, outOfMemory, scratch } from './memory'
-import { begin, beginError, endError, error, finish, putDecimal, putEscaped, putText } from './response'
+import { beginCall, endIfInMemory, inMemory, outOfMemory, scratch } from './memory'
+import { begin, beginError, endError, error, finish, plain, putDecimal, putEscaped, putText } from './response'
 import { probe } from './table'
 import { invalidUtf8At } from './text'
 import { unescapeInto } from './unescape'
@@ -64,12 +64,68 @@ export function decide(tool: usize, toolLen: usize, args: usize, argsLen: usize,
   if (entry == 0) return respond(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen)
   let cond = <usize>entryField(entry, EntryField.CondPtr)
   if (cond == 0) return respond(true, Outcome.NoCondition, tool, toolLen, role, roleLen)
-  let root = resolveReads(cond, sources)
-  let passed = root != 0 && holds(root)
-  if (!passed && root != 0) explain(root)
+  let passed = judge(resolveReads(cond, sources))
   // Scratch ran out comparing values: the answer above cannot be trusted.
   if (outOfMemory) return error(utf8('evaluate'), utf8('out of memory'))
   return respond(passed, passed ? Outcome.Passed : Outcome.Failed, tool, toolLen, role, roleLen)
+}
+
+/** Entries start right after the 64-byte header (docs/design.md "The policy blob"). */
+const ENTRIES_AT: usize = 64
+const ENTRY_BYTES: usize = 20
+/** Not a condition address: there is no such entry (0 is an entry without condition). */
+const NO_ENTRY: usize = 1
+
+/**
+ * `evaluate_fields` (docs/design.md "The fields export"): the condition of table
+ * entry `index` (metadata order) on values the host looked up itself. `table`
+ * holds one (u32 ptr, u32 len) per read of the condition, in metadata order, each
+ * a JSON text, len 0 for an absent field. Answers `A` (Allow), or `D` (Deny) then
+ * the account of the failed check, else an `{"error"}` response.
+ */
+export function decideFields(index: u32, table: usize): usize {
+  let first = <usize>__perso_policy + ENTRIES_AT
+  let cond = NO_ENTRY
+  if (hasPolicy() && <usize>index < (<usize>header(Header.TablePtr) - first) / ENTRY_BYTES) {
+    cond = <usize>entryField(first + <usize>index * ENTRY_BYTES, EntryField.CondPtr)
+  }
+  let count = cond > NO_ENTRY ? load<u32>(cond) : 0
+  let floor = valuesEnd(table, count)
+  beginCall(floor)
+  if (cond == NO_ENTRY || floor == 0) return error(utf8('evaluate_fields'), utf8('invalid input'))
+  if (cond == 0) return fieldsAnswer(true)
+  let root = startReads(cond)
+  for (let r: u32 = 0; root != 0 && r < count; r++) {
+    let len = <usize>load<u32>(table + <usize>r * 8, 4)
+    if (len == 0) continue
+    if (!validate(<usize>load<u32>(table + <usize>r * 8), len)) return error(utf8('evaluate_fields'), utf8('invalid input'))
+    setValue(r, rootStart, rootEnd)
+  }
+  let passed = judge(root)
+  if (outOfMemory) return error(utf8('evaluate'), utf8('out of memory'))
+  return fieldsAnswer(passed)
+}
+
+/**
+ * End of the values table and of every value it points at, to keep scratch
+ * above them; 0 when any is outside memory (`table` is an address `alloc` gave, never 0).
+ */
+function valuesEnd(table: usize, count: u32): u64 {
+  let end = endIfInMemory(table, <usize>count << 3)
+  for (let r: u32 = 0; end != 0 && r < count; r++) {
+    let value = endIfInMemory(<usize>load<u32>(table + <usize>r * 8), <usize>load<u32>(table + <usize>r * 8, 4))
+    end = value == 0 ? 0 : max(end, value)
+  }
+  return end
+}
+
+/** `A`, or `D` and the account as plain UTF-8: the fields export answers no JSON. */
+function fieldsAnswer(passed: bool): usize {
+  begin()
+  plain = true
+  putText(passed ? utf8('A') : utf8('D'))
+  if (!passed && failure != Failure.Holds && failedNode != 0) writeAccount()
+  return finish()
 }
 
 function setSource(index: usize, start: usize, end: usize): void {

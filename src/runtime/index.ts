@@ -1,16 +1,18 @@
-// The artifact ABI (spec §6): exactly these exports, no imports. The policy is
-// compiled in at `__perso_policy`, which `emit` sets and then un-exports.
+// The artifact ABI (spec §6) and the optional fields export, no imports. The
+// policy is compiled in at `__perso_policy`, which `emit` sets and then un-exports.
 
 import './abort'
 import { Header, hasPolicy, header, __perso_policy } from './blob'
 import { decide } from './decide'
-import { beginCall, inMemory } from './memory'
+import { beginCall, endIfInMemory, inMemory } from './memory'
 import { begin, error, finish, putEscaped, putText } from './response'
 import { sha256 } from './sha256'
 import { bytesEqual } from './text'
 
 export { __perso_policy } from './blob'
 export { alloc } from './memory'
+/** The optional fields export (docs/design.md "The fields export"), for hosts that read the metadata. */
+export { decideFields as evaluate_fields } from './decide'
 
 /** Always safe: the arena is reclaimed wholesale at the next call (design.md "Memory model"). */
 export function dealloc(ptr: usize, len: usize): void {}
@@ -40,7 +42,3 @@ export function evaluate(toolPtr: usize, toolLen: usize, argsPtr: usize, argsLen
   return decide(toolPtr, toolLen, argsPtr, argsLen, ctxPtr, ctxLen)
 }
 
-/** End of a host buffer, to keep scratch above it; 0 for a buffer outside memory. */
-function endIfInMemory(ptr: usize, len: usize): u64 {
-  return inMemory(ptr, len) ? <u64>ptr + <u64>len : 0
-}

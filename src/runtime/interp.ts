@@ -52,13 +52,28 @@ let values: usize = 0
  */
 export function resolveReads(cond: usize, spans: usize): usize {
   sourceSpans = spans
+  let root = startReads(cond)
+  if (root != 0) for (let source: u32 = 0; source < 3; source++) resolveSource(source)
+  return root
+}
+
+/**
+ * Takes the reads of the condition at `cond`, every value absent until
+ * `setValue`; returns the root node, or 0 when scratch ran out.
+ */
+export function startReads(cond: usize): usize {
   readCount = load<u32>(cond)
   reads = cond + 4
   values = scratch(<u64>readCount * 8 + 8)
   if (values == 0) return 0
   memory.fill(values, 0, <usize>readCount * 8)
-  for (let source: u32 = 0; source < 3; source++) resolveSource(source)
   return reads + <usize>readCount * READ_BYTES
+}
+
+/** The value of read `read` is the JSON text `[start, end)`. */
+export function setValue(read: u32, start: usize, end: usize): void {
+  store<u32>(values + read * 8, start)
+  store<u32>(values + read * 8, end, 4)
 }
 
 function resolveSource(source: u32): void {
@@ -72,9 +87,7 @@ function resolveSource(source: u32): void {
     for (let r: u32 = 0; r < readCount; r++) {
       let read = reads + <usize>r * READ_BYTES
       if (load<u32>(read) != source) continue
-      if (!keyEquals(load<u32>(read, 4), load<u32>(read, 8))) continue
-      store<u32>(values + r * 8, valueStart)
-      store<u32>(values + r * 8, valueEnd, 4)
+      if (keyEquals(load<u32>(read, 4), load<u32>(read, 8))) setValue(r, valueStart, valueEnd)
     }
   }
 }
@@ -109,6 +122,16 @@ function nodeSize(node: usize): usize {
       return 5
   }
   return 0
+}
+
+/**
+ * Whether the condition at `root` (0 when scratch ran out: `outOfMemory` is
+ * set, and the answer is not to be trusted) holds; when not, `explain` has run.
+ */
+export function judge(root: usize): bool {
+  let passed = root != 0 && holds(root)
+  if (!passed && root != 0) explain(root)
+  return passed
 }
 
 export function holds(node: usize): bool {

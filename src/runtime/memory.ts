@@ -101,3 +101,8 @@ export function mark(): usize {
 export function release(top: usize): void {
   scratchTop = top
 }
+
+/** End of a host buffer, to keep scratch above it; 0 for a buffer outside memory. */
+export function endIfInMemory(ptr: usize, len: usize): u64 {
+  return inMemory(ptr, len) ? <u64>ptr + <u64>len : 0
+}

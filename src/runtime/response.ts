@@ -12,12 +12,15 @@ const OUT_OF_MEMORY: usize = memory.data<u8>([
 let base: usize = 0
 let pos: usize = 0
 let failed: bool = false
+/** Set after `begin` for an answer that is plain UTF-8, not JSON: `putEscaped` then copies. */
+export let plain: bool = false
 
 /** Starts a response at the scratch top; nothing else may take scratch until `finish`. */
 export function begin(): void {
   base = mark()
   pos = base + 4
   failed = !reserve(<u64>pos)
+  plain = false
 }
 
 /** False, and the response fails, when `n` more bytes cannot be had. */
@@ -66,8 +69,9 @@ export function putDecimal(v: u64): void {
   pos += digits
 }
 
-/** Appends bytes inside a JSON string: `"` `\` and control characters escaped like serde_json. */
+/** Appends bytes inside a JSON string: `"` `\` and control characters escaped like serde_json (unless `plain`). */
 export function putEscaped(p: usize, len: usize): void {
+  if (plain) return putBytes(p, len)
   if (<u64>pos + <u64>len * 6 > knownBytes && !room(len * 6)) return
   let q = pos
   for (let i: usize = 0; i < len; i++) {

@@ -1,33 +1,44 @@
 // The fast path: instead of serializing whole objects, send the artifact only
-// what the matched table entry reads (the artifact's metadata says which fields
-// of which source), as minimal JSON texts written straight into module memory.
-// The artifact still decides and words the reason; this file never does: it
-// only recognises answers the artifact already gave, by comparing their bytes.
+// the values the matched table entry reads (the artifact's metadata says which
+// fields of which source), each as a JSON text written straight into module
+// memory, through the `evaluate_fields` export (docs/design.md "The fields
+// export"). The artifact decides and words every reason; the sentences that are
+// fixed per entry (spec §4) are read once from its answer on the text path, and
+// only the account of a failed check is read from each answer.
 
-import { type ArtifactExports, KnownText, MemoryViews, writeText } from '../host/abi.js'
+import { type ArtifactExports, MemoryViews, writeText } from '../host/abi.js'
 import type { Metadata } from '../host/metadata.js'
 import type { Decision, EvaluateRequest } from './request.js'
 import { utf8, writeBytes, writeString, writeValue } from './writer.js'
 
-/** One field a table entry reads: its name and its member prefix as UTF-8 JSON (`"amount":`). */
-interface Field {
-  name: string
-  key: Uint8Array
+/** The exports the fast path calls: the ABI's, and the fields export of newer artifacts. */
+export interface FieldsExports extends ArtifactExports {
+  evaluate_fields(entry: number, table: number): number
 }
 
-/** What to send for one (tool, role) entry, and its answers once seen. */
+/** Where a condition reads a value: the request's member, by the metadata's source index order. */
+const enum Source {
+  Arguments,
+  AgentAttributes,
+  ResourceAttributes,
+}
+const SOURCES = { Arguments: Source.Arguments, AgentAttributes: Source.AgentAttributes, ResourceAttributes: Source.ResourceAttributes }
+
+interface Read {
+  source: Source
+  name: string
+}
+
+/** A (tool, role) table entry: what to send, and the artifact's fixed sentences once seen. */
 interface Plan {
-  tool: Uint8Array
-  /** `{"role":"agent"`: the context text up to its attributes. */
-  contextHead: Uint8Array
-  args: Field[]
-  agent: Field[]
-  resource: Field[]
-  /** The Allow reason (fixed per entry by spec §4) and the response length it came in. */
-  allowReason: string
-  allowLength: number
-  /** The last Deny response text, with its reason: the same bytes again are the same reason. */
-  deny: KnownText<string> | undefined
+  /** The entry's place in the metadata, which `evaluate_fields` takes. */
+  index: number
+  /** The reads of its condition, in order: one value each. */
+  reads: Read[]
+  /** The reason of an Allow (`…; condition passed` or `…; no condition required`). */
+  allowReason: string | undefined
+  /** `…; condition failed`: the reason of a Deny, before `: ` and the account of the failed check. */
+  failedReason: string | undefined
 }
 
 /** A default-action answer for a (tool, role) without entry: fixed too, keyed by both. */
@@ -46,9 +57,10 @@ const DECISION_D = 2
 const DECISION_AD = '{"decision":"'.length
 const ALLOW_REASON_AT = '{"decision":"Allow","reason":"'.length
 const DENY_REASON_AT = '{"decision":"Deny","reason":"'.length
+/** First byte of a fields answer: `A` Allow, `D` Deny then the account (plain UTF-8); `{` starts an error response. */
+const FIELDS_ALLOW = 0x41
+const FIELDS_DENY = 0x44
 const EMPTY_ARGS = utf8('{}')
-const AGENT_HEAD = utf8(',"agent_attrs":{')
-const RESOURCE_HEAD = utf8(',"resource_attrs":{')
 const CONTEXT_ROLE = utf8('{"role":')
 const decoder = new TextDecoder()
 
@@ -59,119 +71,129 @@ export function decisionOf(answer: { decision?: unknown; reason?: unknown; error
   return { decision: 'Deny', reason: typeof answer.error === 'string' ? answer.error : 'the artifact gave no decision' }
 }
 
-/**
- * The members of `source` that `fields` name, written from `at` as JSON
- * members after `head` (`,"agent_attrs":{`, or nothing for the arguments);
- * nothing at all when none is there. The position after them, -1 when out of room.
- */
-function writeMembers(bytes: Uint8Array, at: number, end: number, head: Uint8Array | undefined, source: unknown, fields: Field[]): number {
-  // Not an object (array, scalar, null, absent): every field is absent, as the artifact reads it.
-  if (typeof source !== 'object' || source === null || Array.isArray(source)) return at
-  let p = at
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i]!
-    const value = (source as Record<string, unknown>)[field.name]
-    // Like JSON.stringify, undefined is absent; own members only: an inherited
-    // `toString` or a polluted prototype is not in the JSON text.
-    if (value === undefined || !Object.hasOwn(source, field.name)) continue
-    if (p !== at) {
-      if (p >= end) return -1
-      bytes[p++] = 0x2c
-    } else if (head !== undefined) p = writeBytes(bytes, p, end, head)
-    if (p !== -1) p = writeBytes(bytes, p, end, field.key)
-    if (p !== -1) p = writeValue(bytes, p, end, value)
-    if (p === -1) return -1
-  }
-  if (p === at || head === undefined) return p
-  if (p >= end) return -1
-  bytes[p] = 0x7d
-  return p + 1
+/** True when the artifact has the fields export (artifacts compiled before it have not). */
+export function hasFieldsExport(exports: ArtifactExports): exports is FieldsExports {
+  return typeof (exports as Partial<FieldsExports>).evaluate_fields === 'function'
 }
 
 export class FastPath {
   private readonly plans = new Map<string, Map<string, Plan>>()
   private readonly defaults = new Map<string, Map<string, Cached>>()
   private readonly evaluate: ArtifactExports['evaluate']
+  private readonly evaluateFields: FieldsExports['evaluate_fields']
   private defaultsCount = 0
   private readonly views: MemoryViews
   private ptr = 0
   private room = 0
-  // Where `write` put the three texts.
+  // Where `writeDefault` put the three texts.
   private toolLen = 0
   private argsPtr = 0
   private argsLen = 0
   private contextPtr = 0
   private contextLen = 0
 
-  constructor(private readonly exports: ArtifactExports, metadata: Metadata) {
+  /** `textPath` decides a request from its whole JSON texts: the answer the fixed sentences are read from. */
+  constructor(
+    private readonly exports: FieldsExports,
+    metadata: Metadata,
+    private readonly textPath: (request: EvaluateRequest) => Decision,
+  ) {
     this.evaluate = exports.evaluate
+    this.evaluateFields = exports.evaluate_fields
     this.views = new MemoryViews(exports.memory)
-    const reads = metadata.conditions.map((c) => c.reads)
-    for (const [toolIndex, roleIndex, , conditionIndex] of metadata.entries) {
+    metadata.entries.forEach(([toolIndex, roleIndex, , conditionIndex], index) => {
       const tool = metadata.tools[toolIndex]!
       const role = metadata.roles[roleIndex]!
-      const fields = (source: string): Field[] =>
-        (conditionIndex === null ? [] : reads[conditionIndex]!)
-          .filter((read) => read.source === source)
-          .map((read) => ({ name: read.field, key: utf8(JSON.stringify(read.field) + ':') }))
+      const reads = conditionIndex === null ? [] : metadata.conditions[conditionIndex]!.reads
       let byRole = this.plans.get(tool)
       if (byRole === undefined) this.plans.set(tool, (byRole = new Map()))
       byRole.set(role, {
-        tool: utf8(tool),
-        contextHead: utf8('{"role":' + JSON.stringify(role)),
-        args: fields('Arguments'),
-        agent: fields('AgentAttributes'),
-        resource: fields('ResourceAttributes'),
-        allowReason: '',
-        allowLength: -1,
-        deny: undefined,
+        index,
+        reads: reads.map((read) => ({ source: SOURCES[read.source], name: read.field })),
+        allowReason: undefined,
+        failedReason: undefined,
       })
-    }
+    })
   }
 
   /** The artifact's decision on a request the walk accepted (so `role` is a well-formed string). */
   decide(request: EvaluateRequest): Decision {
     const { tool, role } = request
     const plan = this.plans.get(tool)?.get(role)
-    while (!(plan === undefined ? this.writeDefault(tool, role) : this.writePlan(plan, request))) {
+    if (plan === undefined) return this.decideDefault(tool, role)
+    while (!this.writeValues(plan, request)) {
       if (!this.reserve(this.room * 2)) return { decision: 'Deny', reason: 'host: the artifact could not reserve memory for the inputs' }
     }
-    // No `dealloc` of the response: it is a no-op (design.md "Memory model"), and the ABI lets hosts skip it.
-    const resp = this.evaluate(this.ptr, this.toolLen, this.argsPtr, this.argsLen, this.contextPtr, this.contextLen)
-    const length = this.views.u32(resp)
+    // No `dealloc` of the answer: it is a no-op (design.md "Memory model"), and the ABI lets hosts skip it.
+    const answer = this.evaluateFields(plan.index, this.ptr)
+    const length = this.views.u32(answer)
     const bytes = this.views.bytes
-    const text = resp + 4
-    // Not `{"d…`: an input error, which the artifact words and the parser reads.
-    if (bytes[text + DECISION_D] !== 0x64) return this.read(text, length)
-    if (plan === undefined) return this.defaultAnswer(tool, role, text, length)
-    return bytes[text + DECISION_AD] === 0x41 ? this.allowAnswer(plan, text, length) : this.denyAnswer(plan, text, length)
+    const kind = bytes[answer + 4]
+    if (kind === FIELDS_ALLOW) return plan.allowReason !== undefined ? { decision: 'Allow', reason: plan.allowReason } : this.learn(plan, request, 'Allow', '')
+    if (kind !== FIELDS_DENY) return this.read(answer + 4, length)
+    const account = length > 1 ? decoder.decode(bytes.subarray(answer + 5, answer + 4 + length)) : ''
+    if (plan.failedReason === undefined) return this.learn(plan, request, 'Deny', account)
+    return { decision: 'Deny', reason: account === '' ? plan.failedReason : plan.failedReason + ': ' + account }
   }
 
-  /** The three texts of a request with an entry: only the fields it reads. False when the buffer is too small. */
-  private writePlan(plan: Plan, request: EvaluateRequest): boolean {
+  /**
+   * The first answer of its kind for an entry: the text path's, whose reason
+   * holds the entry's fixed sentence, kept for the next ones. Should the two
+   * paths ever disagree, the text path's answer stands and nothing is kept.
+   */
+  private learn(plan: Plan, request: EvaluateRequest, decision: Decision['decision'], account: string): Decision {
+    const answer = this.textPath(request)
+    if (answer.decision !== decision) return answer
+    if (decision === 'Allow') plan.allowReason = answer.reason
+    else {
+      const tail = account === '' ? '' : ': ' + account
+      if (answer.reason.endsWith(tail)) plan.failedReason = answer.reason.slice(0, answer.reason.length - tail.length)
+    }
+    return answer
+  }
+
+  /**
+   * The values of an entry's reads as JSON texts, and before them the table of
+   * their (ptr, len), len 0 for an absent field. False when the buffer is too small.
+   */
+  private writeValues(plan: Plan, request: EvaluateRequest): boolean {
     const bytes = this.views.current()
+    const words = this.views.words
+    const reads = plan.reads
+    const table = this.ptr >> 2
     const end = this.ptr + this.room
-    let p = writeBytes(bytes, this.ptr, end, plan.tool)
-    if (p === -1) return false
-    this.toolLen = p - this.ptr
-    this.argsPtr = p
-    if (plan.args.length === 0) p = writeBytes(bytes, p, end, EMPTY_ARGS)
-    else if (p < end) {
-      bytes[p] = 0x7b
-      p = writeMembers(bytes, p + 1, end, undefined, request.args, plan.args)
-      if (p === -1 || p >= end) return false
-      bytes[p++] = 0x7d
-    } else return false
-    if (p === -1) return false
-    this.argsLen = p - this.argsPtr
-    this.contextPtr = p
-    p = writeBytes(bytes, p, end, plan.contextHead)
-    if (p !== -1 && plan.agent.length > 0) p = writeMembers(bytes, p, end, AGENT_HEAD, request.agentAttributes, plan.agent)
-    if (p !== -1 && plan.resource.length > 0) p = writeMembers(bytes, p, end, RESOURCE_HEAD, request.resourceAttributes, plan.resource)
-    if (p === -1 || p >= end) return false
-    bytes[p++] = 0x7d
-    this.contextLen = p - this.contextPtr
+    let p = this.ptr + reads.length * 8
+    // Also false before the first buffer (room 0): the table's address is never 0.
+    if (p >= end) return false
+    for (let r = 0; r < reads.length; r++) {
+      const read = reads[r]!
+      const source = read.source === Source.Arguments ? request.args : read.source === Source.AgentAttributes ? request.agentAttributes : request.resourceAttributes
+      const start = p
+      // Not an object (array, scalar, null, absent): every field is absent, as the artifact reads it.
+      // Like JSON.stringify, undefined is absent; own members only: an inherited
+      // `toString` or a polluted prototype is not in the JSON text.
+      if (typeof source === 'object' && source !== null && !Array.isArray(source)) {
+        const value = (source as Record<string, unknown>)[read.name]
+        if (value !== undefined && Object.hasOwn(source, read.name)) p = writeValue(bytes, p, end, value)
+        if (p === -1) return false
+      }
+      words[table + 2 * r] = start
+      words[table + 2 * r + 1] = p - start
+    }
     return true
+  }
+
+  /** The default-action answer of a (tool, role) without entry. */
+  private decideDefault(tool: string, role: string): Decision {
+    while (!this.writeDefault(tool, role)) {
+      if (!this.reserve(this.room * 2)) return { decision: 'Deny', reason: 'host: the artifact could not reserve memory for the inputs' }
+    }
+    const resp = this.evaluate(this.ptr, this.toolLen, this.argsPtr, this.argsLen, this.contextPtr, this.contextLen)
+    const length = this.views.u32(resp)
+    const text = resp + 4
+    // Not `{"d…`: an input error, which the artifact words and the parser reads.
+    if (this.views.bytes[text + DECISION_D] !== 0x64) return this.read(text, length)
+    return this.defaultAnswer(tool, role, text, length)
   }
 
   /** The three texts of a request without entry: no fields at all. False when the buffer is too small. */
@@ -218,26 +240,6 @@ export class FastPath {
       if (reason.indexOf(0x5c) === -1) return { decision: allow ? 'Allow' : 'Deny', reason: decoder.decode(reason) }
     }
     return decisionOf(JSON.parse(decoder.decode(bytes.subarray(text, text + length))) as Record<string, unknown>)
-  }
-
-  /** Allow answers of an entry are fixed texts (spec §4), read once and then recognised by their length. */
-  private allowAnswer(plan: Plan, text: number, length: number): Decision {
-    if (length === plan.allowLength) return { decision: 'Allow', reason: plan.allowReason }
-    const decision = this.read(text, length)
-    if (decision.decision === 'Allow') {
-      plan.allowReason = decision.reason
-      plan.allowLength = length
-    }
-    return decision
-  }
-
-  /** Deny answers of an entry name the failed check; the last one is kept and recognised by its bytes. */
-  private denyAnswer(plan: Plan, text: number, length: number): Decision {
-    const last = plan.deny
-    if (last !== undefined && last.matches(this.views, text, length)) return { decision: 'Deny', reason: last.value }
-    const decision = this.read(text, length)
-    if (decision.decision === 'Deny') plan.deny = new KnownText(this.views.bytes, text, length, decision.reason)
-    return decision
   }
 
   /** Default-action answers are fixed per (tool, role) too; a bounded cache keeps the recent ones. */

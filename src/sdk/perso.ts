@@ -4,7 +4,7 @@
 import { RawArtifact } from '../host/abi.js'
 import { type Metadata, readMetadata } from '../host/metadata.js'
 import { Auditor, type AuditOptions } from './audit.js'
-import { decisionOf, FastPath } from './fast-path.js'
+import { decisionOf, FastPath, hasFieldsExport } from './fast-path.js'
 import { type ArtifactSource, loadModule } from './load.js'
 import { assertRequestShape, type Decision, type EvaluateRequest, unreadable } from './request.js'
 
@@ -39,6 +39,12 @@ function contextText(request: EvaluateRequest): string {
   return text + '}'
 }
 
+/** The artifact's decision on the whole request, as JSON texts through the ABI's `evaluate`. */
+function textDecision(artifact: RawArtifact, request: EvaluateRequest): Decision {
+  const args = request.args === undefined ? '{}' : JSON.stringify(request.args)
+  return decisionOf(JSON.parse(artifact.evaluateStrings(request.tool, args, contextText(request))) as Record<string, unknown>)
+}
+
 export class Perso {
   private closed = false
 
@@ -61,8 +67,10 @@ export class Perso {
     const artifact = await RawArtifact.load(module)
     const init = artifact.init()
     if (!('ok' in init)) throw new TypeError(`perso: the artifact did not start: ${init.error}`)
-    const fast = options.fastPath === false ? undefined : new FastPath(artifact.exports, metadata)
     const auditor = options.audit && new Auditor(options.audit.transport, options.audit.hashArgs ?? false, init.version)
+    const exports = artifact.exports
+    // Artifacts compiled before the fields export take the text path.
+    const fast = options.fastPath === false || !hasFieldsExport(exports) ? undefined : new FastPath(exports, metadata, (request) => textDecision(artifact, request))
     return new Perso(artifact, fast, auditor, init.version, metadata)
   }
 
@@ -99,9 +107,7 @@ export class Perso {
 
   private decide(request: EvaluateRequest): Decision {
     try {
-      if (this.fast !== undefined) return this.fast.decide(request)
-      const args = request.args === undefined ? '{}' : JSON.stringify(request.args)
-      return decisionOf(JSON.parse(this.artifact.evaluateStrings(request.tool, args, contextText(request))) as Record<string, unknown>)
+      return this.fast !== undefined ? this.fast.decide(request) : textDecision(this.artifact, request)
     } catch (e) {
       // A getter or proxy that changed its mind after the walk: still no throw, still no Allow.
       return { decision: 'Deny', reason: `request: could not be read: ${e instanceof Error ? e.message : String(e)}` }

@@ -88,9 +88,10 @@ function walkContainer(value: object, depth: number): Problem | undefined {
   }
   const proto: unknown = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) return new Problem(`is ${describeObject(value)}, not a plain object`)
-  const keys = Object.keys(value)
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
+  // for…in, not Object.keys: no array per object. It also lists what the
+  // prototype has enumerable (Object.prototype, polluted), which JSON.stringify skips.
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
     weight += key.length * 6
     if (!key.isWellFormed()) return new Problem('has a key with a lone surrogate')
     const member = (value as Record<string, unknown>)[key]

@@ -108,12 +108,15 @@ export function decideFields(index: u32, table: usize): usize {
 
 /**
  * End of the values table and of every value it points at, to keep scratch
- * above them; 0 when any is outside memory (`table` is an address `alloc` gave, never 0).
+ * above them; 0 when any is outside memory. An absent value (len 0) is not
+ * read, so it may point anywhere. `table` is an address `alloc` gave, never 0.
  */
 function valuesEnd(table: usize, count: u32): u64 {
   let end = endIfInMemory(table, <usize>count << 3)
   for (let r: u32 = 0; end != 0 && r < count; r++) {
-    let value = endIfInMemory(<usize>load<u32>(table + <usize>r * 8), <usize>load<u32>(table + <usize>r * 8, 4))
+    let len = <usize>load<u32>(table + <usize>r * 8, 4)
+    if (len == 0) continue
+    let value = endIfInMemory(<usize>load<u32>(table + <usize>r * 8), len)
     end = value == 0 ? 0 : max(end, value)
   }
   return end

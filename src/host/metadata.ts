@@ -42,6 +42,7 @@ export interface MetadataSection {
   abi: number
   compiler: string
   version: string
+  /** Base64 (hex, in sections written before). */
   sha256: string
   defaultAction: 'Allow' | 'Deny'
   /** Declared tools: the first `declaredTools` of `tools`. */
@@ -53,6 +54,19 @@ export interface MetadataSection {
   entries: ([number, number, number] | [number, number, number, number])[]
 }
 
+/** Hex digits as base64 (44 characters for a SHA-256, not 64). */
+function base64OfHex(hex: string): string {
+  let binary = ''
+  for (let i = 0; i < hex.length; i += 2) binary += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16))
+  return btoa(binary)
+}
+
+function hexOfBase64(base64: string): string {
+  let hex = ''
+  for (const c of atob(base64)) hex += c.charCodeAt(0).toString(16).padStart(2, '0')
+  return hex
+}
+
 /** The section for a table and its conditions (emit.ts). */
 export function metadataSection(metadata: Metadata): MetadataSection {
   const { abi, compiler, version, sha256, defaultAction, counts, tools, roles, conditions, entries } = metadata
@@ -60,7 +74,7 @@ export function metadataSection(metadata: Metadata): MetadataSection {
     abi,
     compiler,
     version,
-    sha256,
+    sha256: base64OfHex(sha256),
     defaultAction,
     declaredTools: counts.tools,
     rules: counts.rules,
@@ -79,7 +93,8 @@ export function expandSection(section: MetadataSection | Metadata): Metadata {
     abi,
     compiler,
     version,
-    sha256,
+    // Sections before base64 held it in hex, 64 digits.
+    sha256: sha256.length === 64 ? sha256 : hexOfBase64(sha256),
     defaultAction,
     counts: { tools: declaredTools, roles: roles.length, rules, entries: entries.length },
     tools,

@@ -55,19 +55,34 @@ export class MemoryViews {
  * them 4 at a time costs a fraction of decoding them again.
  */
 export class KnownText<T> {
-  private readonly bytes: Uint8Array
-  private readonly words: Int32Array
+  private bytes = new Uint8Array(0)
+  private words = new Int32Array(0)
+  length = 0
 
-  constructor(memory: Uint8Array, at: number, readonly length: number, readonly value: T) {
-    this.bytes = new Uint8Array((length + 3) & ~3)
-    this.bytes.set(memory.subarray(at, at + length))
-    this.words = new Int32Array(this.bytes.buffer)
+  constructor(views: MemoryViews, at: number, length: number, public value: T) {
+    this.set(views, at, length, value)
+  }
+
+  /** Now knows the `length` bytes at `at` (a fresh `views`) as `value`; its buffer is reused when large enough. */
+  set(views: MemoryViews, at: number, length: number, value: T): void {
+    if (this.bytes.length < length) {
+      this.bytes = new Uint8Array((length + 3) & ~3)
+      this.words = new Int32Array(this.bytes.buffer)
+    }
+    if ((at & 3) === 0) {
+      const words = views.words
+      const w = at >> 2
+      for (let i = 0; i < (length + 3) >> 2; i++) this.words[i] = words[w + i]!
+    } else for (let i = 0; i < length; i++) this.bytes[i] = views.bytes[at + i]!
+    this.length = length
+    this.value = value
   }
 
   /** True when the `length` bytes at `at` (a fresh `views`) are this text. */
   matches(views: MemoryViews, at: number, length: number): boolean {
     if (length !== this.length) return false
     const full = length >> 2
+    // Bytes past `length` in a reused buffer are stale: the word loop covers `full` words only.
     // Responses start 4-aligned (design.md "Memory model": scratch is 16-aligned); anything else is not recognised.
     if ((at & 3) !== 0) return false
     const words = views.words
@@ -164,7 +179,7 @@ export class RawArtifact {
     const decoded = decoder.decode(bytes.subarray(text, text + length))
     if (length > KNOWN_LENGTH) return decoded
     if (this.known.size >= KNOWN_LIMIT) this.known.clear()
-    this.known.set(length, new KnownText(bytes, text, length, decoded))
+    this.known.set(length, new KnownText(this.views, text, length, decoded))
     return decoded
   }
 

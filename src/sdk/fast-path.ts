@@ -6,7 +6,7 @@
 // fixed per entry (spec §4) are read once from its answer on the text path, and
 // only the account of a failed check is read from each answer.
 
-import { type ArtifactExports, MemoryViews, writeText } from '../host/abi.js'
+import { type ArtifactExports, KnownText, MemoryViews, writeText } from '../host/abi.js'
 import type { Metadata } from '../host/metadata.js'
 import type { Decision, EvaluateRequest } from './request.js'
 import { utf8, writeBytes, writeString, writeValue } from './writer.js'
@@ -39,6 +39,8 @@ interface Plan {
   allowReason: string | undefined
   /** `…; condition failed`: the reason of a Deny, before `: ` and the account of the failed check. */
   failedReason: string | undefined
+  /** The last Deny answer's bytes (`D` and the account) with its reason: the same bytes again are the same reason. */
+  lastDeny: KnownText<string> | undefined
 }
 
 /** A default-action answer for a (tool, role) without entry: fixed too, keyed by both. */
@@ -60,6 +62,8 @@ const DENY_REASON_AT = '{"decision":"Deny","reason":"'.length
 /** First byte of a fields answer: `A` Allow, `D` Deny then the account (plain UTF-8); `{` starts an error response. */
 const FIELDS_ALLOW = 0x41
 const FIELDS_DENY = 0x44
+/** Longer Deny answers (an account can echo field names of any length) are not kept. */
+const KNOWN_DENY_LENGTH = 1024
 const EMPTY_ARGS = utf8('{}')
 const CONTEXT_ROLE = utf8('{"role":')
 const decoder = new TextDecoder()
@@ -112,6 +116,7 @@ export class FastPath {
         reads: reads.map((read) => ({ source: SOURCES[read.source], name: read.field })),
         allowReason: undefined,
         failedReason: undefined,
+        lastDeny: undefined,
       })
     })
   }
@@ -131,9 +136,15 @@ export class FastPath {
     const kind = bytes[answer + 4]
     if (kind === FIELDS_ALLOW) return plan.allowReason !== undefined ? { decision: 'Allow', reason: plan.allowReason } : this.learn(plan, request, 'Allow', '')
     if (kind !== FIELDS_DENY) return this.read(answer + 4, length)
+    const last = plan.lastDeny
+    if (last !== undefined && last.matches(this.views, answer + 4, length)) return { decision: 'Deny', reason: last.value }
     const account = length > 1 ? decoder.decode(bytes.subarray(answer + 5, answer + 4 + length)) : ''
     if (plan.failedReason === undefined) return this.learn(plan, request, 'Deny', account)
-    return { decision: 'Deny', reason: account === '' ? plan.failedReason : plan.failedReason + ': ' + account }
+    const reason = account === '' ? plan.failedReason : plan.failedReason + ': ' + account
+    if (length > KNOWN_DENY_LENGTH) return { decision: 'Deny', reason }
+    if (last === undefined) plan.lastDeny = new KnownText(this.views, answer + 4, length, reason)
+    else last.set(this.views, answer + 4, length, reason)
+    return { decision: 'Deny', reason }
   }
 
   /**

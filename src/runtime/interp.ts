@@ -124,29 +124,55 @@ function nodeSize(node: usize): usize {
   return 0
 }
 
+/** The check whose account reports a failure, and why; set by `holds`. */
+export let failedNode: usize = 0
+export let failure: Failure = Failure.Holds
+
 /**
  * Whether the condition at `root` (0 when scratch ran out: `outOfMemory` is
- * set, and the answer is not to be trusted) holds; when not, `explain` has run.
+ * set, and the answer is not to be trusted) holds; when not, `failedNode` and
+ * `failure` say which check its account reports.
  */
 export function judge(root: usize): bool {
-  let passed = root != 0 && holds(root)
-  if (!passed && root != 0) explain(root)
-  return passed
+  failedNode = 0
+  return root != 0 && holds(root)
 }
 
-export function holds(node: usize): bool {
+/**
+ * Whether `node` holds, with short-circuit. When it does not, `failedNode`
+ * and `failure` name the check its account reports (design.md "Reasons"):
+ * for ALL its first failing child's, for ANY its first child's, for an empty
+ * ANY and a NOT their label. One pass: nothing is evaluated again to explain.
+ */
+function holds(node: usize): bool {
   let op = <i32>load<u8>(node)
   if (op == Op.All || op == Op.Any) {
     let count = load<u32>(node, 1)
     let child = node + 13
+    let firstNode = node
+    let firstFailure = Failure.Label
     for (let i: u32 = 0; i < count; i++) {
       if (holds(child) != (op == Op.All)) return op == Op.Any
+      if (i == 0) {
+        firstNode = failedNode
+        firstFailure = failure
+      }
       child += nodeSize(child)
     }
+    // ALL: every child held. ANY: none did, so the first one's account (or the label of an empty ANY).
+    failedNode = firstNode
+    failure = firstFailure
     return op == Op.All
   }
-  if (op == Op.Not) return !holds(node + 9)
-  return check(node) == Failure.Holds
+  if (op == Op.Not) {
+    if (!holds(node + 9)) return true
+    failedNode = node
+    failure = Failure.Label
+    return false
+  }
+  failedNode = node
+  failure = check(node)
+  return failure == Failure.Holds
 }
 
 /** A leaf node: Holds, or why it fails. An unknown op fails closed. */
@@ -191,37 +217,6 @@ function check(node: usize): Failure {
     }
   }
   return Failure.Label
-}
-
-/** The node whose account explains a failure, and why; set by `explain`. */
-export let failedNode: usize = 0
-export let failure: Failure = Failure.Holds
-
-/** For a node that does not hold: finds the check to report (design.md "Reasons"). */
-export function explain(node: usize): void {
-  while (true) {
-    let op = <i32>load<u8>(node)
-    if (op == Op.All) {
-      let count = load<u32>(node, 1)
-      let child = node + 13
-      let i: u32 = 0
-      while (i < count && holds(child)) {
-        child += nodeSize(child)
-        i++
-      }
-      node = child
-    } else if (op == Op.Any && load<u32>(node, 1) > 0) {
-      node += 13
-    } else if (op == Op.Any || op == Op.Not) {
-      failedNode = node
-      failure = Failure.Label
-      return
-    } else {
-      failedNode = node
-      failure = check(node)
-      return
-    }
-  }
 }
 
 /** Writes the account of `failedNode`/`failure` into the response. */

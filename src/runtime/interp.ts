@@ -92,15 +92,18 @@ function resolveSource(source: u32): void {
   }
 }
 
-function readAt(node: usize, offset: usize): u32 {
+// @ts-ignore: decorator
+@inline function readAt(node: usize, offset: usize): u32 {
   return <u32>load<u16>(node + offset)
 }
 
-function valueOf(read: u32): usize {
+// @ts-ignore: decorator
+@inline function valueOf(read: u32): usize {
   return read < readCount ? <usize>load<u32>(values + read * 8) : 0
 }
 
-function valueEndOf(read: u32): usize {
+// @ts-ignore: decorator
+@inline function valueEndOf(read: u32): usize {
   return read < readCount ? <usize>load<u32>(values + read * 8, 4) : 0
 }
 

@@ -74,7 +74,8 @@ export function alloc(len: i32): usize {
  * The arena is reset by the next `alloc`.
  */
 export function beginCall(floor: u64): void {
-  let base = align16(max<u64>(max<u64>(<u64>arenaTop, <u64>heapStart()), floor))
+  // The arena top is past the heap start once anything was allocated: no blob lookup then.
+  let base = align16(max<u64>(arenaTop != 0 ? <u64>arenaTop : <u64>heapStart(), floor))
   // An in-memory floor is below 4 GiB; clamp anyway so the cast cannot wrap.
   scratchTop = <usize>min<u64>(base, MEMORY_LIMIT - 16)
   arenaStale = true

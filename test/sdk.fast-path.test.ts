@@ -246,3 +246,47 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on answers of equal length
     )
   })
 })
+
+describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come from the text path', () => {
+  const crm = new URL('../fixtures/crm.json', import.meta.url)
+
+  async function fastPath(textPath: (request: EvaluateRequest) => { decision: 'Allow' | 'Deny'; reason: string }) {
+    const { readFileSync } = await import('node:fs')
+    const { compile } = await import('../src/compiler/compile.js')
+    const { readMetadata } = await import('../src/host/metadata.js')
+    const { FastPath, hasFieldsExport } = await import('../src/sdk/fast-path.js')
+    const module = new WebAssembly.Module((await compile(readFileSync(crm))).wasm!)
+    const metadata = readMetadata(module)
+    if (metadata instanceof Error) throw metadata
+    const exports = new WebAssembly.Instance(module, {}).exports as unknown as Parameters<typeof hasFieldsExport>[0]
+    if (!hasFieldsExport(exports)) throw new Error('the artifact has no evaluate_fields')
+    return { fast: new FastPath(exports, metadata, textPath), module }
+  }
+
+  const refund = (amount: number): EvaluateRequest => ({ tool: 'process_refund', role: 'agent', args: { amount } })
+
+  it('asks the text path once per entry and outcome, and words every later answer like it', async () => {
+    const { Perso } = await import('../src/sdk/perso.js')
+    let asked = 0
+    let text: Awaited<ReturnType<typeof Perso.load>> | undefined
+    const { fast, module } = await fastPath((request) => {
+      asked++
+      return text!.evaluateSync(request)
+    })
+    text = await Perso.load(module, { fastPath: false })
+    for (let amount = 0; amount < 1000; amount += 7) expect(fast.decide(refund(amount))).toEqual(text.evaluateSync(refund(amount)))
+    // One Allow and one Deny of process_refund × agent, nothing more.
+    expect(asked).toBe(2)
+  })
+
+  it('should the text path disagree, its answer stands and nothing is learnt', async () => {
+    let asked = 0
+    const { fast } = await fastPath((request) => {
+      asked++
+      return { decision: 'Deny', reason: `the text path says no to ${String((request.args as { amount: number }).amount)}` }
+    })
+    // The artifact allows 100 (≤ 500); the text path's answer is the one returned, every time.
+    for (let i = 0; i < 3; i++) expect(fast.decide(refund(100))).toEqual({ decision: 'Deny', reason: 'the text path says no to 100' })
+    expect(asked).toBe(3)
+  })
+})

@@ -10,7 +10,7 @@ export const METADATA_SECTION = 'perso'
 export const ABI_VERSION = 1
 
 /** Source of a read, by its index in the section (the order of the blob's reads, docs/design.md). */
-const SOURCE_NAMES: readonly Source[] = ['Arguments', 'AgentAttributes', 'ResourceAttributes']
+export const SOURCE_NAMES: readonly Source[] = ['Arguments', 'AgentAttributes', 'ResourceAttributes']
 
 /** An artifact's metadata as readers see it. */
 export interface Metadata {

@@ -7,7 +7,7 @@
 // only the account of a failed check is read from each answer.
 
 import { type ArtifactExports, KnownText, MemoryViews, writeText } from '../host/abi.js'
-import type { Metadata } from '../host/metadata.js'
+import { type Metadata, SOURCE_NAMES } from '../host/metadata.js'
 import type { Decision, EvaluateRequest } from './request.js'
 import { utf8, writeBytes, writeString, writeValue } from './writer.js'
 
@@ -16,13 +16,12 @@ export interface FieldsExports extends ArtifactExports {
   evaluate_fields(entry: number, table: number): number
 }
 
-/** Where a condition reads a value: the request's member, by the metadata's source index order. */
+/** Where a condition reads a value, by its index in SOURCE_NAMES (a number compares faster than a name). */
 const enum Source {
   Arguments,
   AgentAttributes,
   ResourceAttributes,
 }
-const SOURCES = { Arguments: Source.Arguments, AgentAttributes: Source.AgentAttributes, ResourceAttributes: Source.ResourceAttributes }
 
 interface Read {
   source: Source
@@ -113,7 +112,7 @@ export class FastPath {
       if (byRole === undefined) this.plans.set(tool, (byRole = new Map()))
       byRole.set(role, {
         index,
-        reads: reads.map((read) => ({ source: SOURCES[read.source], name: read.field })),
+        reads: reads.map((read) => ({ source: SOURCE_NAMES.indexOf(read.source) as Source, name: read.field })),
         allowReason: undefined,
         failedReason: undefined,
         lastDeny: undefined,

@@ -27,6 +27,8 @@ const INVALID = { error: 'evaluate_fields: invalid input' }
 // A raw host for the fields export: alloc, write, call, read the framed answer.
 
 type FieldsExports = ArtifactExports & { evaluate_fields(entry: number, table: number): number }
+/** The entry index that asks for the default action (docs/design.md "The fields export"). */
+const NO_ENTRY = 0xffffffff
 
 /** What `evaluate_fields` answered, once checked to be well formed. */
 type FieldsAnswer = { kind: 'A' } | { kind: 'D'; account: string } | { kind: 'error'; error: string }
@@ -289,6 +291,8 @@ describe('evaluate_fields against evaluate', () => {
           const reason = String(answer.reason)
           if (reason.startsWith('no rule')) {
             expect(entry, `evaluate found no rule, the metadata has entry ${entry}${where}`).toBe(-1)
+            // Index 0xFFFFFFFF asks for the default action: the same decision, no account.
+            expect(parseFields(d.fields(NO_ENTRY, [], layout)), `evaluate_fields without entry${where}`).toEqual({ kind: answer.decision === 'Allow' ? 'A' : 'D', account: answer.decision === 'Allow' ? undefined : '' })
             counts.noRule++
             continue
           }
@@ -400,6 +404,19 @@ const PROBE_EXPECTED = {
   fieldsNoCondition: { kind: 'A' },
 }
 
+describe('no entry', () => {
+  test('index 0xFFFFFFFF answers the default action alone, reading no table', async () => {
+    for (const defaultAction of ['Deny', 'Allow'] as const) {
+      const d = new Driver(await compiled({ ...FIXED, default_action: defaultAction }))
+      const want = defaultAction === 'Allow' ? 'A' : 'D'
+      for (const table of [0, d.alloc(8), d.memoryBytes, 0xffffffff]) {
+        expect(strict.decode(d.callRaw(NO_ENTRY, table)), `default ${defaultAction}, table at ${table}`).toBe(want)
+      }
+      expect(d.evaluate('nope', '{}', '{"role":"r"}').decision).toBe(defaultAction)
+    }
+  })
+})
+
 describe('invalid input', () => {
   test('the fixed probe answers as expected', () => {
     expect(probe(new Driver(fixed))).toEqual(PROBE_EXPECTED)
@@ -415,7 +432,7 @@ describe('invalid input', () => {
     ['the number of entries', 6],
     ['2^31 - 1', 0x7fffffff],
     ['2^31', 0x80000000],
-    ['0xFFFFFFFF (-1)', -1],
+    ['0xFFFFFFFE', 0xfffffffe],
   ] as const) {
     cases.push([`entry index ${name}`, (d) => d.fields(entry, good())])
   }

@@ -290,3 +290,28 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
     expect(asked).toBe(3)
   })
 })
+
+describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: answers the caller owns', () => {
+  it('a decision the caller changes does not change the next one (entries, failed conditions and defaults)', async () => {
+    const { readFileSync } = await import('node:fs')
+    const { compile } = await import('../src/compiler/compile.js')
+    const { Perso } = await import('../src/sdk/perso.js')
+    const perso = await Perso.load((await compile(readFileSync(new URL('../fixtures/crm.json', import.meta.url)))).wasm!)
+    const requests: EvaluateRequest[] = [
+      { tool: 'view_customer', role: 'agent' },
+      { tool: 'process_refund', role: 'agent', args: { amount: 800 } },
+      { tool: 'drop_database', role: 'admin' },
+    ]
+    for (const request of requests) {
+      const first = perso.evaluateSync(request)
+      const want = { ...first }
+      first.reason = 'changed by the caller'
+      for (let i = 0; i < 3; i++) {
+        const got = perso.evaluateSync(request)
+        expect(got).toEqual(want)
+        got.decision = got.decision === 'Allow' ? 'Deny' : 'Allow'
+        got.reason = 'changed by the caller'
+      }
+    }
+  })
+})

@@ -75,23 +75,28 @@ const ENTRIES_AT: usize = 64
 const ENTRY_BYTES: usize = 20
 /** Not a condition address: there is no such entry (0 is an entry without condition). */
 const NO_ENTRY: usize = 1
+/** The index that asks for the answer when the table has no entry: the default action. */
+const NO_RULE: u32 = 0xffffffff
 
 /**
  * `evaluate_fields` (docs/design.md "The fields export"): the condition of table
  * entry `index` (metadata order) on values the host looked up itself. `table`
  * holds one (u32 ptr, u32 len) per read of the condition, in metadata order, each
  * a JSON text, len 0 for an absent field. Answers `A` (Allow), or `D` (Deny) then
- * the account of the failed check, else an `{"error"}` response.
+ * the account of the failed check, else an `{"error"}` response. Index
+ * 0xFFFFFFFF (no entry) answers the default action, `A` or `D`, reading no table.
  */
 export function decideFields(index: u32, table: usize): usize {
+  let policy = hasPolicy()
   let first = <usize>__perso_policy + ENTRIES_AT
   let cond = NO_ENTRY
-  if (hasPolicy() && <u64>index * ENTRY_BYTES < <u64>(<usize>header(Header.TablePtr) - first)) {
+  if (policy && <u64>index * ENTRY_BYTES < <u64>(<usize>header(Header.TablePtr) - first)) {
     cond = <usize>entryField(first + <usize>index * ENTRY_BYTES, EntryField.CondPtr)
   }
   let count = cond > NO_ENTRY ? load<u32>(cond) : 0
   let floor = valuesEnd(table, count)
   beginCall(floor)
+  if (policy && index == NO_RULE) return header(Header.DefaultAction) == 1 ? ALLOW : DENY
   if (cond == NO_ENTRY || floor == 0) return error(utf8('evaluate_fields'), utf8('invalid input'))
   if (cond == 0) return fieldsAnswer(true)
   let root = startReads(cond)
@@ -122,8 +127,9 @@ function valuesEnd(table: usize, count: u32): u64 {
   return end
 }
 
-/** The answer `A`, which never changes: kept in static data, not written at every call. */
+/** The answers `A` and `D` without account, which never change: kept in static data, not written at every call. */
 const ALLOW: usize = memory.data<u8>([1, 0, 0, 0, 0x41])
+const DENY: usize = memory.data<u8>([1, 0, 0, 0, 0x44])
 
 /** `A`, or `D` and the account as plain UTF-8: the fields export answers no JSON. */
 function fieldsAnswer(passed: bool): usize {

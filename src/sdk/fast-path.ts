@@ -42,15 +42,9 @@ interface Plan {
   lastDeny: KnownText<string> | undefined
 }
 
-/** A default-action answer for a (tool, role) without entry: fixed too, keyed by both. */
-interface Cached {
-  length: number
-  decision: Decision['decision']
-  reason: string
-}
 
 const DEFAULTS_CACHE_LIMIT = 1024
-/** Longer default answers (they echo the tool name and role, of any length) are not kept. */
+/** Default answers for longer tool names and roles (their reasons echo both) are not kept. */
 const DEFAULTS_CACHE_LENGTH = 1024
 const MIN_BUFFER = 64 * 1024
 /** Offsets in a response text: `{"d` of every decision, then `A` of Allow or `D` of Deny. */
@@ -63,6 +57,8 @@ const FIELDS_ALLOW = 0x41
 const FIELDS_DENY = 0x44
 /** Longer Deny answers (an account can echo field names of any length) are not kept. */
 const KNOWN_DENY_LENGTH = 1024
+/** The entry index that asks `evaluate_fields` for the default action (0xFFFFFFFF as an i32). */
+const NO_ENTRY = -1
 const EMPTY_ARGS = utf8('{}')
 const CONTEXT_ROLE = utf8('{"role":')
 const decoder = new TextDecoder()
@@ -81,7 +77,8 @@ export function hasFieldsExport(exports: ArtifactExports): exports is FieldsExpo
 
 export class FastPath {
   private readonly plans = new Map<string, Map<string, Plan>>()
-  private readonly defaults = new Map<string, Map<string, Cached>>()
+  /** Default-action answers by tool and role, read once from the standard `evaluate`. */
+  private readonly defaults = new Map<string, Map<string, Decision>>()
   private readonly evaluate: ArtifactExports['evaluate']
   private readonly evaluateFields: FieldsExports['evaluate_fields']
   private defaultsCount = 0
@@ -193,8 +190,20 @@ export class FastPath {
     return true
   }
 
-  /** The default-action answer of a (tool, role) without entry. */
+  /**
+   * The default-action answer of a (tool, role) without entry. Its reason is
+   * fixed per pair (spec §4): once read from the standard `evaluate`, the
+   * artifact is asked through `evaluate_fields` with no entry, which answers
+   * the default action alone.
+   */
   private decideDefault(tool: string, role: string): Decision {
+    const known = this.defaults.get(tool)?.get(role)
+    if (known !== undefined) {
+      const answer = this.evaluateFields(NO_ENTRY, this.ptr)
+      if (this.views.u32(answer) === 1 && this.views.bytes[answer + 4] === (known.decision === 'Allow' ? FIELDS_ALLOW : FIELDS_DENY)) {
+        return { decision: known.decision, reason: known.reason }
+      }
+    }
     while (!this.writeDefault(tool, role)) {
       if (!this.reserve(this.room * 2)) return { decision: 'Deny', reason: 'host: the artifact could not reserve memory for the inputs' }
     }
@@ -203,7 +212,7 @@ export class FastPath {
     const text = resp + 4
     // Not `{"d…`: an input error, which the artifact words and the parser reads.
     if (this.views.bytes[text + DECISION_D] !== 0x64) return this.read(text, length)
-    return this.defaultAnswer(tool, role, text, length)
+    return this.keepDefault(tool, role, this.read(text, length))
   }
 
   /** The three texts of a request without entry: no fields at all. False when the buffer is too small. */
@@ -252,19 +261,17 @@ export class FastPath {
     return decisionOf(JSON.parse(decoder.decode(bytes.subarray(text, text + length))) as Record<string, unknown>)
   }
 
-  /** Default-action answers are fixed per (tool, role) too; a bounded cache keeps the recent ones. */
-  private defaultAnswer(tool: string, role: string, text: number, length: number): Decision {
-    const cached = this.defaults.get(tool)?.get(role)
-    if (cached !== undefined && cached.length === length) return { decision: cached.decision, reason: cached.reason }
-    const decision = this.read(text, length)
-    if (length > DEFAULTS_CACHE_LENGTH) return decision
+  /** Keeps a default-action answer (a bounded cache, cleared when full); long ones, which echo long names, are not kept. */
+  private keepDefault(tool: string, role: string, decision: Decision): Decision {
+    if (tool.length + role.length > DEFAULTS_CACHE_LENGTH) return decision
     if (this.defaultsCount >= DEFAULTS_CACHE_LIMIT) {
       this.defaults.clear()
       this.defaultsCount = 0
     }
     let byRole = this.defaults.get(tool)
     if (byRole === undefined) this.defaults.set(tool, (byRole = new Map()))
-    byRole.set(role, { length, ...decision })
+    // A copy: the caller owns the decision it is handed.
+    byRole.set(role, { decision: decision.decision, reason: decision.reason })
     this.defaultsCount++
     return decision
   }

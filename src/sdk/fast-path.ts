@@ -63,6 +63,9 @@ const EMPTY_ARGS = utf8('{}')
 const CONTEXT_ROLE = utf8('{"role":')
 const decoder = new TextDecoder()
 
+/** The denial when the module cannot give the inputs a buffer (a fresh object: the caller owns it). */
+const noRoom = (): Decision => ({ decision: 'Deny', reason: 'host: the artifact could not reserve memory for the inputs' })
+
 /** The artifact's answer as a decision: an input error is a denial whose reason is the error (spec §5). */
 export function decisionOf(answer: { decision?: unknown; reason?: unknown; error?: unknown }): Decision {
   if (answer.decision === 'Allow' && typeof answer.reason === 'string') return { decision: 'Allow', reason: answer.reason }
@@ -123,7 +126,7 @@ export class FastPath {
     const plan = this.plans.get(tool)?.get(role)
     if (plan === undefined) return this.decideDefault(tool, role)
     while (!this.writeValues(plan, request)) {
-      if (!this.reserve(this.room * 2)) return { decision: 'Deny', reason: 'host: the artifact could not reserve memory for the inputs' }
+      if (!this.reserve(this.room * 2)) return noRoom()
     }
     // No `dealloc` of the answer: it is a no-op (design.md "Memory model"), and the ABI lets hosts skip it.
     const answer = this.evaluateFields(plan.index, this.ptr)
@@ -205,14 +208,14 @@ export class FastPath {
       }
     }
     while (!this.writeDefault(tool, role)) {
-      if (!this.reserve(this.room * 2)) return { decision: 'Deny', reason: 'host: the artifact could not reserve memory for the inputs' }
+      if (!this.reserve(this.room * 2)) return noRoom()
     }
     const resp = this.evaluate(this.ptr, this.toolLen, this.argsPtr, this.argsLen, this.contextPtr, this.contextLen)
     const length = this.views.u32(resp)
     const text = resp + 4
-    // Not `{"d…`: an input error, which the artifact words and the parser reads.
-    if (this.views.bytes[text + DECISION_D] !== 0x64) return this.read(text, length)
-    return this.keepDefault(tool, role, this.read(text, length))
+    const decision = this.read(text, length)
+    // Not `{"d…`: an input error, which is not kept.
+    return this.views.bytes[text + DECISION_D] === 0x64 ? this.keepDefault(tool, role, decision) : decision
   }
 
   /** The three texts of a request without entry: no fields at all. False when the buffer is too small. */

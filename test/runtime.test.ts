@@ -401,6 +401,24 @@ describe('input errors', () => {
     e.dealloc(size * 4, 100)
     expect(host.evaluate('t', '{"x":1}', AGENT).decision).toBe('Allow')
   })
+
+  test('a buffer outside memory at the call stays outside, though the call grows memory over it', () => {
+    const host = h()
+    const e = host.exports
+    // One buffer filling memory to its last byte: the call's scratch starts at the end and grows memory.
+    const size = host.memoryBytes
+    const start = e.alloc(0)
+    const buffer = e.alloc(size - start)
+    expect(buffer).toBe(start)
+    expect(host.memoryBytes).toBe(size)
+    const args = new TextEncoder().encode('{}')
+    const context = new TextEncoder().encode(AGENT)
+    new Uint8Array(e.memory.buffer).set([...args, ...context], buffer)
+    // The tool's 10 bytes start 2 bytes before the end of memory as the host left it.
+    const answer = JSON.parse(host.readResponse(e.evaluate(size - 2, 10, buffer, args.length, buffer + args.length, context.length)))
+    expect(host.memoryBytes).toBeGreaterThan(size)
+    expect(answer).toEqual({ error: 'tool_name: buffer outside memory' })
+  })
 })
 
 describe('init', () => {

@@ -30,10 +30,15 @@ let roleEscaped: bool = false
 let sources: usize = 0
 
 export function decide(tool: usize, toolLen: usize, args: usize, argsLen: usize, ctx: usize, ctxLen: usize): usize {
+  // Judged on memory as the host left it: taking scratch may grow memory over a
+  // buffer that was outside it (memory never shrinks, so inside stays inside).
+  let toolIn = inMemory(tool, toolLen)
+  let argsIn = inMemory(args, argsLen)
+  let ctxIn = inMemory(ctx, ctxLen)
   sources = scratch(24)
   if (sources == 0) return error(utf8('evaluate'), utf8('out of memory'))
 
-  if (!inMemory(tool, toolLen)) return error(utf8('tool_name'), utf8('buffer outside memory'))
+  if (!toolIn) return error(utf8('tool_name'), utf8('buffer outside memory'))
   let bad = invalidUtf8At(tool, toolLen)
   if (bad >= 0) {
     beginError(utf8('tool_name'), utf8('invalid utf-8 at byte '))
@@ -41,11 +46,11 @@ export function decide(tool: usize, toolLen: usize, args: usize, argsLen: usize,
     return endError()
   }
 
-  if (!inMemory(args, argsLen)) return error(utf8('arguments JSON'), utf8('buffer outside memory'))
+  if (!argsIn) return error(utf8('arguments JSON'), utf8('buffer outside memory'))
   if (!validate(args, argsLen)) return jsonError(utf8('arguments JSON'))
   setSource(0, rootStart, rootEnd)
 
-  if (!inMemory(ctx, ctxLen)) return error(utf8('context JSON'), utf8('buffer outside memory'))
+  if (!ctxIn) return error(utf8('context JSON'), utf8('buffer outside memory'))
   if (!validate(ctx, ctxLen)) return jsonError(utf8('context JSON'))
   if (load<u8>(rootStart) != 0x7b) return error(utf8('context JSON'), utf8('not an object'))
   readContext(rootStart, rootEnd)

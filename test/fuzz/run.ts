@@ -82,11 +82,12 @@ function lanesOf(target: Target): Lane[] {
 
 /** Inputs out of memory's bounds for one of the three buffers; the others valid. */
 function outOfBounds(lane: Lane, c: Case, index: number): { ptrs: number[]; lens: number[]; want: Expectation } {
-  const size = lane.host.memoryBytes
   const which = index % 3
+  const base = lane.host.exports.alloc(c.tool.length + c.args.length + c.context.length)
+  // Memory's size after that alloc, which may have grown it: outside is judged at the call.
+  const size = lane.host.memoryBytes
   const shapes: [number, number][] = [[size - 2, 10], [size, 1], [-16, 4], [1024, -1], [0x7fffffff, 0x7fffffff], [size + 65536, 0]]
   const [ptr, len] = shapes[Math.floor(index / 3) % shapes.length]!
-  const base = lane.host.exports.alloc(c.tool.length + c.args.length + c.context.length)
   const inputs = [c.tool, c.args, c.context]
   const ptrs: number[] = []
   const lens: number[] = []

@@ -185,7 +185,10 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on inherited and special f
     const raw = RawArtifact.loadSync(module)
     let allowed = 0
     fc.assert(
-      fc.property(oddObjectArb, oddObjectArb, oddObjectArb, spliceArb, (args, agentAttributes, resourceAttributes, s) => {
+      fc.property(oddObjectArb, oddObjectArb, oddObjectArb, fc.boolean(), spliceArb, (args, agentArb, resourceAttributes, same, s) => {
+        // Independent draws rarely make an argument equal an attribute, so half the
+        // requests give the agent the arguments' own object, which reaches Allow often.
+        const agentAttributes = same ? args : agentArb
         const request = splice({ tool: 't', role: 'r', args, agentAttributes, resourceAttributes }, s)
         const got = fast.evaluateSync(request)
         expect(text.evaluateSync(request)).toEqual(got)
@@ -197,7 +200,7 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on inherited and special f
       }),
       { numRuns: 3000 },
     )
-    expect(allowed).toBeGreaterThan(20)
+    expect(allowed).toBeGreaterThan(100)
   })
 })
 

@@ -4,21 +4,28 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Condition, Policy, Rule } from '../src/compiler/policy.js'
-import { readJson, jsonEqual, cutText, type JsonValue } from './support/ref-json.js'
+import { readJson, cutText, type JsonValue } from './support/ref-json.js'
+import { canonicalNumber, canonicalText, jsonEqual } from './support/canonical.js'
 import { conditionArb, policyArb, requestArb, aimsOf } from './support/arbitraries.js'
-import { renderDoc, type Doc } from './support/json-text.js'
+import { prng, renderDoc, type Doc } from './support/json-text.js'
 import {
+  anyAccount,
   expandTable,
   label,
   listJson,
   numericText,
   referenceEvaluate,
   referenceEvaluateText,
+  referenceInit,
   readRequest,
   evaluateCondition,
   responseJson,
   stringText,
 } from './support/reference.js'
+
+/** Seed of every property below; a failure reproduces with PERSO_SEED=<seed>. */
+const SEED = Number(process.env.PERSO_SEED ?? 20_250_611)
+console.log(`reference.test.ts: fast-check seed ${SEED} (PERSO_SEED=${SEED} reproduces)`)
 
 const enc = new TextEncoder()
 const PREFIX = "rule matched tool 't' for role 'r'; "
@@ -115,13 +122,17 @@ describe('ref-json: spec §5 errors', () => {
     expect(errorOf('{"a":1} x')).toBe('trailing characters at byte 8')
   })
 
-  it('accepts 128 levels of nesting, rejects 129, and survives 100,000 without overflowing the stack', () => {
-    expect(errorOf('['.repeat(128) + ']'.repeat(128))).toBe('ok')
-    expect(errorOf('{"a":'.repeat(127) + '[]' + '}'.repeat(127))).toBe('ok')
-    expect(errorOf('['.repeat(129) + ']'.repeat(129))).toBe('nesting deeper than 128 at byte 128')
-    expect(errorOf('{"a":'.repeat(128) + '[]' + '}'.repeat(128))).toContain('nesting deeper than 128')
-    expect(errorOf('['.repeat(100_000) + ']'.repeat(100_000))).toContain('nesting deeper than 128')
-    expect(errorOf('['.repeat(100_000))).toContain('nesting deeper than 128')
+  it('reads 127 levels of nesting, rejects 128 (spec §5), and survives 100,000 without overflowing the stack', () => {
+    expect(errorOf('['.repeat(127) + ']'.repeat(127))).toBe('ok')
+    expect(errorOf('{"a":'.repeat(126) + '[]' + '}'.repeat(126))).toBe('ok')
+    expect(errorOf('['.repeat(128) + ']'.repeat(128))).toBe('nesting deeper than 127 at byte 127')
+    expect(errorOf('{"a":'.repeat(127) + '[]' + '}'.repeat(127))).toBe(`nesting deeper than 127 at byte ${5 * 127}`)
+    // levels are counted over the whole text: a context object and its agent_attrs are two of them
+    const ctx = (arrays: number) => `{"role":"r","agent_attrs":{"k":${'['.repeat(arrays)}${']'.repeat(arrays)}}}`
+    expect(errorOf(ctx(125))).toBe('ok')
+    expect(errorOf(ctx(126))).toContain('nesting deeper than 127')
+    expect(errorOf('['.repeat(100_000) + ']'.repeat(100_000))).toContain('nesting deeper than 127')
+    expect(errorOf('['.repeat(100_000))).toContain('nesting deeper than 127')
   })
 
   it('reads valid texts', () => {
@@ -137,8 +148,21 @@ describe('ref-json: spec §5 errors', () => {
   it('compares JSON values as spec §3 says', () => {
     const eq = (a: string, b: string) => jsonEqual(valueOf(a), valueOf(b))
     expect(eq('1', '1.0')).toBe(true)
+    expect(eq('1', '1e0')).toBe(true)
     expect(eq('1', '10E-1')).toBe(true)
     expect(eq('-0', '0')).toBe(true)
+    expect(eq('-0.0e-7', '0E+99999999999999999999')).toBe(true)
+    // exact decimal values, not doubles
+    expect(eq('9007199254740993', '9007199254740992')).toBe(false)
+    expect(eq('1234567890123456789', '1234567890123456790')).toBe(false)
+    expect(eq('1234567890123456789', '1.234567890123456789e18')).toBe(true)
+    expect(eq('0.1', '0.1000000000000000055511151231257827')).toBe(false)
+    expect(eq('1e-400', '0')).toBe(false)
+    expect(eq('1e-99999999999999999999', '10e-100000000000000000000')).toBe(true)
+    expect(eq('1e-99999999999999999999', '1e-99999999999999999998')).toBe(false)
+    expect(eq('[null]', '[null]')).toBe(true)
+    expect(eq('{"a":null}', '{"a":null}')).toBe(true)
+    expect(eq('{"a":null}', '{}')).toBe(false)
     expect(eq('"a"', '"\\u0061"')).toBe(true)
     expect(eq('{"a":1,"b":[1,2]}', '{"b":[1,2.0],"a":1}')).toBe(true)
     expect(eq('{"a":1,"a":2}', '{"a":2}')).toBe(true)
@@ -165,11 +189,48 @@ describe('texts', () => {
     expect(stringText('In', ['x'.repeat(70)])).toBe('In ["' + 'x'.repeat(62) + '…')
     expect(label({ Not: present('force') })).toBe('Not(FieldPresent(Arguments.force))')
     expect(label({ Any: [] })).toBe('Any([])')
-    expect(label({ All: [num('amount', 'Lte', 500), str('path', 'In', ['a', 'b'])] })).toBe(
-      'All([NumericCheck(Arguments.amount Lte 500), StringCheck(Argumen…',
-    )
-    expect(label({ Not: equalsAR })).toBe('Not(FieldEquals(AgentAttributes.user_id, ResourceAttributes.owne…')
     expect(label({ Any: [present('a.b')] })).toBe('Any([FieldPresent(Arguments.a.b)])')
+  })
+
+  it('summaries never cut a field name; All/Any write `…` for their remaining children past 64 bytes', () => {
+    // the second child starts at 43 bytes, so it is written whole, past 64
+    expect(label({ All: [num('amount', 'Lte', 500), str('path', 'In', ['a', 'b'])] })).toBe(
+      'All([NumericCheck(Arguments.amount Lte 500), StringCheck(Arguments.path In ["a", "b"])])',
+    )
+    expect(label({ Not: equalsAR })).toBe('Not(FieldEquals(AgentAttributes.user_id, ResourceAttributes.owner_id))')
+    const long = 'f'.repeat(80)
+    expect(label({ Not: present(long) })).toBe(`Not(FieldPresent(Arguments.${long}))`)
+    // 30 bytes, then 57, then 84 ≥ 64: the fourth child becomes `…`
+    expect(label({ All: ['a', 'b', 'c', 'd', 'e'].map(present) })).toBe(
+      'All([FieldPresent(Arguments.a), FieldPresent(Arguments.b), FieldPresent(Arguments.c), …])',
+    )
+    expect(label({ Any: [present(long), present('b')] })).toBe(`Any([FieldPresent(Arguments.${long}), …])`)
+    // each All/Any counts its own text; the list inside a StringCheck is cut as in its text
+    expect(label({ Not: { All: [{ Any: ['a', 'b', 'c', 'd'].map(present) }, present('z')] } })).toBe(
+      'Not(All([Any([FieldPresent(Arguments.a), FieldPresent(Arguments.b), FieldPresent(Arguments.c), …]), …]))',
+    )
+    expect(label(str('p', 'NotIn', ['x'.repeat(70)]))).toBe(`StringCheck(Arguments.p NotIn ["${'x'.repeat(62)}…)`)
+    // a byte count, not a character count: 2-byte characters reach 64 sooner
+    expect(label({ All: [present('é'.repeat(20)), present('b')] })).toBe(`All([FieldPresent(Arguments.${'é'.repeat(20)}), …])`)
+    expect(label({ All: [present('e'.repeat(20)), present('b')] })).toBe(
+      `All([FieldPresent(Arguments.${'e'.repeat(20)}), FieldPresent(Arguments.b)])`,
+    )
+    // note keys (spec §1) are not part of the condition
+    const noted = { description: 'why', 'x-ticket': 7, Not: { $comment: 'c', FieldPresent: { source: 'Arguments', field: 'f', description: 'd' } } }
+    expect(label(noted as unknown as Condition)).toBe('Not(FieldPresent(Arguments.f))')
+  })
+
+  it('lists an ANY\'s accounts until 200 bytes, then counts the rest', () => {
+    expect(anyAccount(['a'])).toBe('none of the alternatives held: a')
+    expect(anyAccount(['a', 'b', 'c'])).toBe('none of the alternatives held: a; b; c')
+    const x = 'x'.repeat(169) // 31 + 169 = 200 bytes: the next child is only counted
+    expect(anyAccount([x, 'b', 'c'])).toBe(`none of the alternatives held: ${x}; and 2 more`)
+    expect(anyAccount([x.slice(1), 'b', 'c'])).toBe(`none of the alternatives held: ${x.slice(1)}; b; and 1 more`)
+    const long = 'y'.repeat(500) // whole, however long
+    expect(anyAccount([long])).toBe(`none of the alternatives held: ${long}`)
+    expect(anyAccount(['a', long, 'c'])).toBe(`none of the alternatives held: a; ${long}; and 1 more`)
+    expect(anyAccount(['é'.repeat(85), 'b'])).toBe(`none of the alternatives held: ${'é'.repeat(85)}; and 1 more`)
+    expect(anyAccount(['e'.repeat(85), 'b'])).toBe(`none of the alternatives held: ${'e'.repeat(85)}; b`)
   })
 
   it('cuts at a character boundary', () => {
@@ -193,9 +254,22 @@ describe('conditions (spec §3 table)', () => {
     expect(decide({ All: [present('a'), present('b')] }, '{"a":1}')).toEqual(failed('Arguments.b is missing'))
     expect(decide({ All: [present('a'), present('b')] }, '{"b":1}')).toEqual(failed('Arguments.a is missing'))
     expect(decide({ Any: [present('a'), present('b')] }, '{"b":1}')).toEqual(passed)
-    // ANY with children: the account of its first child
-    expect(decide({ Any: [num('a', 'Gt', 1), present('b')] }, '{"a":0}')).toEqual(failed('Arguments.a = 0 is not Gt 1'))
+    // ANY with children: every alternative's account, in order
+    expect(decide({ Any: [num('a', 'Gt', 1), present('b')] }, '{"a":0}')).toEqual(
+      failed('none of the alternatives held: Arguments.a = 0 is not Gt 1; Arguments.b is missing'),
+    )
+    expect(decide({ Any: [present('b')] }, '{}')).toEqual(failed('none of the alternatives held: Arguments.b is missing'))
     expect(decide({ All: [{ Any: [] }, present('x')] }, '{}')).toEqual(failed('Any([]) did not hold'))
+    // an ANY inside an ALL inside an ANY: the inner one's list is one account of the outer list
+    const nestedAny: Condition = { Any: [{ All: [present('a'), { Any: [present('b'), present('c')] }] }, present('d')] }
+    expect(decide(nestedAny, '{"a":1}')).toEqual(
+      failed('none of the alternatives held: none of the alternatives held: Arguments.b is missing; Arguments.c is missing; Arguments.d is missing'),
+    )
+    // 200 bytes: written whole up to there, the rest counted
+    const fields = ['f'.repeat(70), 'g'.repeat(70), 'h'.repeat(70), 'i']
+    expect(decide({ Any: fields.map(present) }, '{}')).toEqual(
+      failed(`none of the alternatives held: Arguments.${fields[0]} is missing; Arguments.${fields[1]} is missing; and 2 more`),
+    )
   })
 
   it('Not', () => {
@@ -208,6 +282,10 @@ describe('conditions (spec §3 table)', () => {
       failed('Not(Not(FieldPresent(Arguments.force))) did not hold'),
     )
     expect(decide({ Not: { All: [] } }, '{}')).toEqual(failed('Not(All([])) did not hold'))
+    const long = ['first_'.repeat(12), 'second_'.repeat(12), 'third']
+    expect(decide({ Not: { All: long.map(present) } }, `{${long.map((f) => `"${f}":1`).join(',')}}`)).toEqual(
+      failed(`Not(All([FieldPresent(Arguments.${long[0]}), …])) did not hold`),
+    )
   })
 
   it('NumericCheck', () => {
@@ -222,6 +300,11 @@ describe('conditions (spec §3 table)', () => {
     expect(decide(lte, '{}')).toEqual(failed('Arguments.amount is missing'))
     expect(decide(lte, '[{"amount":1}]')).toEqual(failed('Arguments.amount is missing'))
     expect(decide(lte, '12')).toEqual(failed('Arguments.amount is missing'))
+    // attribute values are never quoted (spec §4)
+    const mfa: Condition = { NumericCheck: { source: 'AgentAttributes', field: 'mfa_age', op: 'Lt', value: 300 } }
+    expect(decide(mfa, '{}', { agent: '{"mfa_age":301}' })).toEqual(failed('AgentAttributes.mfa_age is not Lt 300'))
+    expect(decide(mfa, '{}', { agent: '{"mfa_age":"secret"}' })).toEqual(failed('AgentAttributes.mfa_age is not a number'))
+    expect(decide(mfa, '{}', { agent: '{"mfa_age":299}' })).toEqual(passed)
     const cases: [('Lt' | 'Lte' | 'Gt' | 'Gte' | 'Eq'), number, boolean][] = [
       ['Lt', 499.99, true], ['Lt', 500, false], ['Lte', 500, true], ['Lte', 500.01, false],
       ['Gt', 500.01, true], ['Gt', 500, false], ['Gte', 500, true], ['Gte', 499.99, false],
@@ -233,7 +316,7 @@ describe('conditions (spec §3 table)', () => {
     }
   })
 
-  it('numbers compare as doubles', () => {
+  it('NumericCheck compares doubles', () => {
     for (const text of ['1', '1.0', '1e0', '10E-1', '0.1e1', '100e-2']) {
       expect(decide(num('n', 'Eq', 1), `{"n":${text}}`)).toEqual(passed)
     }
@@ -249,6 +332,11 @@ describe('conditions (spec §3 table)', () => {
     const inAB = str('path', 'In', ['a', 'b'])
     expect(decide(inAB, '{"path":"a"}')).toEqual(passed)
     expect(decide(inAB, '{"path":"\\u0062"}')).toEqual(passed)
+    const env = (op: 'In' | 'NotIn'): Condition => ({ StringCheck: { source: 'ResourceAttributes', field: 'env', op, value: ['prod'] } })
+    expect(decide(env('In'), '{}', { resource: '{"env":"staging"}' })).toEqual(failed('ResourceAttributes.env is not In ["prod"]'))
+    expect(decide(env('NotIn'), '{}', { resource: '{"env":"prod"}' })).toEqual(failed('ResourceAttributes.env is not NotIn ["prod"]'))
+    expect(decide(env('In'), '{}', { resource: '{"env":5}' })).toEqual(failed('ResourceAttributes.env is not a string'))
+    expect(decide(env('In'), '{}', { resource: '{}' })).toEqual(failed('ResourceAttributes.env is missing'))
     expect(decide(inAB, '{"path":"c"}')).toEqual(failed('Arguments.path = "c" is not In ["a", "b"]'))
     expect(decide(inAB, '{"path":"\\u0063"}')).toEqual(failed('Arguments.path = "\\u0063" is not In ["a", "b"]'))
     expect(decide(inAB, '{"path":5}')).toEqual(failed('Arguments.path = 5 is not a string'))
@@ -272,7 +360,7 @@ describe('conditions (spec §3 table)', () => {
     const d = (a: string, b: string) => decide(equalsAR, '{}', { agent: a, resource: b })
     expect(d('{"user_id":"u1"}', '{"owner_id":"u1"}')).toEqual(passed)
     expect(d('{"user_id":"u1"}', '{"owner_id":"u2"}')).toEqual(
-      failed('AgentAttributes.user_id = "u1" does not equal ResourceAttributes.owner_id = "u2"'),
+      failed('AgentAttributes.user_id does not equal ResourceAttributes.owner_id'),
     )
     expect(d('{"user_id":null}', '{"owner_id":null}')).toEqual(failed('AgentAttributes.user_id is null'))
     expect(d('{"user_id":"u"}', '{"owner_id":null}')).toEqual(failed('ResourceAttributes.owner_id is null'))
@@ -283,16 +371,32 @@ describe('conditions (spec §3 table)', () => {
     expect(d('{"user_id":-0}', '{"owner_id":0}')).toEqual(passed)
     expect(d('{"user_id":{"a":1,"b":[true]}}', '{"owner_id":{"b":[true],"a":1e0}}')).toEqual(passed)
     expect(d('{"user_id":{"a":1,"a":2}}', '{"owner_id":{"a":2}}')).toEqual(passed)
-    expect(d('{"user_id":[1,2]}', '{"owner_id":[2, 1]}')).toEqual(
-      failed('AgentAttributes.user_id = [1,2] does not equal ResourceAttributes.owner_id = [2, 1]'),
-    )
-    expect(d('{"user_id":"1"}', '{"owner_id":1}')).toEqual(
-      failed('AgentAttributes.user_id = "1" does not equal ResourceAttributes.owner_id = 1'),
-    )
+    const differ = failed('AgentAttributes.user_id does not equal ResourceAttributes.owner_id')
+    expect(d('{"user_id":[1,2]}', '{"owner_id":[2, 1]}')).toEqual(differ)
+    expect(d('{"user_id":"1"}', '{"owner_id":1}')).toEqual(differ)
+    // exact decimal values (spec §3): ids that round to one double differ
+    expect(d('{"user_id":1234567890123456789}', '{"owner_id":1234567890123456789.0}')).toEqual(passed)
+    expect(d('{"user_id":1234567890123456789}', '{"owner_id":1234567890123456790}')).toEqual(differ)
+    expect(d('{"user_id":9007199254740993}', '{"owner_id":9007199254740992}')).toEqual(differ)
+    expect(d('{"user_id":1e-400}', '{"owner_id":0}')).toEqual(differ)
+    expect(d('{"user_id":[null]}', '{"owner_id":[null]}')).toEqual(passed)
     expect(d('"x"', '{"owner_id":1}')).toEqual(failed('AgentAttributes.user_id is missing'))
     const same: Condition = { FieldEquals: { source_a: 'Arguments', field_a: 'x', source_b: 'Arguments', field_b: 'x' } }
     expect(decide(same, '{"x":{"k":[]}}')).toEqual(passed)
     expect(decide(same, '{"x":null}')).toEqual(failed('Arguments.x is null'))
+    // Arguments are the caller's own: quoted; attributes are not, even beside them
+    const args: Condition = { FieldEquals: { source_a: 'Arguments', field_a: 'a', source_b: 'Arguments', field_b: 'b' } }
+    expect(decide(args, '{"a":1234567890123456789,"b":1234567890123456790}')).toEqual(
+      failed('Arguments.a = 1234567890123456789 does not equal Arguments.b = 1234567890123456790'),
+    )
+    const mixed: Condition = { FieldEquals: { source_a: 'Arguments', field_a: 'user_id', source_b: 'ResourceAttributes', field_b: 'owner_id' } }
+    expect(decide(mixed, '{"user_id":"u1"}', { resource: '{"owner_id":"u2"}' })).toEqual(
+      failed('Arguments.user_id = "u1" does not equal ResourceAttributes.owner_id'),
+    )
+    const mixedBack: Condition = { FieldEquals: { source_a: 'AgentAttributes', field_a: 'user_id', source_b: 'Arguments', field_b: 'owner' } }
+    expect(decide(mixedBack, '{"owner":"u1"}', { agent: '{"user_id":"u2"}' })).toEqual(
+      failed('AgentAttributes.user_id does not equal Arguments.owner = "u1"'),
+    )
   })
 
   it('fields: dots, escapes, duplicates, non-object sources', () => {
@@ -314,9 +418,11 @@ describe('conditions (spec §3 table)', () => {
     expect(decide(agent, '{}', { agent: '[{"u":1}]' })).toEqual(failed('AgentAttributes.u is missing'))
     expect(decide(agent, '{}')).toEqual(failed('AgentAttributes.u is missing'))
     expect(decide(agent, '{"u":1}')).toEqual(failed('AgentAttributes.u is missing'))
-    // the last agent_attrs member of the context counts
+    // inside agent_attrs the last of repeated keys counts; agent_attrs itself may not repeat (spec §4)
+    expect(decide(agent, '{}', { agent: '{"u":null,"u":1}' })).toEqual(passed)
+    expect(decide(agent, '{}', { agent: '{"u":1,"u":null}' })).toEqual(failed('AgentAttributes.u is null'))
     const ctx = '{"role":"r","agent_attrs":{"u":1},"agent_attrs":{}}'
-    expect(referenceEvaluateText(policyWith(agent), 't', '{}', ctx)).toEqual(failed('AgentAttributes.u is missing'))
+    expect(referenceEvaluateText(policyWith(agent), 't', '{}', ctx)).toEqual({ error: 'context JSON: repeated key `agent_attrs` at byte 34' })
   })
 
   it('echoes raw values exactly, cut to 64 bytes at a character boundary', () => {
@@ -388,8 +494,15 @@ describe('decisions and reasons (spec §4)', () => {
     expect(r('t', '{}', '"r"')).toEqual({ error: 'context JSON: not an object' })
     expect(r('t', '{}', '{}')).toEqual({ error: 'context JSON: role is missing' })
     expect(r('t', '{}', '{"role":null}')).toEqual({ error: 'context JSON: role is not a string' })
-    expect(r('t', '{}', '{"role":"r","role":1}')).toEqual({ error: 'context JSON: role is not a string' })
-    expect(r('t', '{}', '{"role":1,"role":"r"}')).toMatchObject({ decision: 'Allow' })
+    // repeated role, agent_attrs or resource_attrs, keys compared after unescaping (spec §4)
+    expect(r('t', '{}', '{"role":"r","role":1}')).toEqual({ error: 'context JSON: repeated key `role` at byte 12' })
+    expect(r('t', '{}', '{"role":1,"role":"r"}')).toEqual({ error: 'context JSON: repeated key `role` at byte 10' })
+    expect(r('t', '{}', '{"role":"r","r\\u006fle":"r"}')).toMatchObject({ error: expect.stringMatching(/^context JSON: repeated key `role`/) })
+    expect(r('t', '{}', '{"role":"r","resource_attrs":{},"resource_attrs":{}}')).toMatchObject({ error: expect.stringMatching(/^context JSON: repeated key `resource_attrs`/) })
+    expect(r('t', '{}', '{"role":"r","agent_attrs":null,"agent_attrs":null}')).toMatchObject({ error: expect.stringMatching(/^context JSON: /) })
+    // other repeated keys are not an error, at the top or inside
+    expect(r('t', '{}', '{"role":"r","x":1,"x":2,"agent_attrs":{"role":1,"role":2}}')).toMatchObject({ decision: 'Allow' })
+    expect(r('t', '{}', '["r",{},{}]')).toEqual({ error: 'context JSON: not an object' })
     expect(r('t', '{}', '{"role":"r","x":1e400}')).toMatchObject({ error: expect.stringMatching(/^context JSON: number out of range/) })
     expect(r('', '{}', '{"role":"r"}')).toMatchObject({ decision: 'Deny' })
     // a BOM is part of the tool name, not stripped
@@ -477,9 +590,14 @@ describe('consistency properties', () => {
         expect(holds({ Any: [c, d] }, s)).toBe(holds(c, s) || holds(d, s))
         const outcome = evaluateCondition({ All: [c, d] }, s)
         if (!outcome.holds) expect(outcome.account.length).toBeGreaterThan(0)
-        if (!holds(c, s)) expect(evaluateCondition({ Any: [c, d] }, s)).toEqual(d && holds(d, s) ? { holds: true } : evaluateCondition(c, s))
+        const [oc, od] = [evaluateCondition(c, s), evaluateCondition(d, s)]
+        const any = evaluateCondition({ Any: [c, d] }, s)
+        if (!oc.holds && !od.holds) expect(any).toEqual({ holds: false, account: anyAccount([oc.account, od.account]) })
+        else expect(any).toEqual({ holds: true })
+        // attribute values never reach an account: only Arguments are quoted
+        if (!outcome.holds) expect(outcome.account).not.toMatch(/(AgentAttributes|ResourceAttributes)\.\S* = /u)
       }),
-      { numRuns: 400 },
+      { numRuns: 400, seed: SEED },
     )
   })
 
@@ -498,7 +616,7 @@ describe('consistency properties', () => {
         else if (a.reason.includes('condition failed')) expect([a.decision, 'decision' in b && b.decision]).toEqual(['Deny', 'Deny'])
         else expect([a.decision, 'decision' in b && b.decision]).toEqual(['Allow', 'Allow'])
       }),
-      { numRuns: 300 },
+      { numRuns: 300, seed: SEED },
     )
   })
 
@@ -527,7 +645,7 @@ describe('consistency properties', () => {
           if (!('error' in mine)) expect(plain(mine.value)).toEqual(theirs)
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 300, seed: SEED },
     )
   })
 
@@ -543,5 +661,259 @@ describe('consistency properties', () => {
     }
     expect(seen.size).toBeGreaterThan(5)
     expect(aimsOf(policyWith(present('f'))).fields.Arguments).toEqual(['f'])
+  })
+})
+
+describe('canonical text (design "Canonical JSON")', () => {
+  const canon = (text: string) => canonicalText(enc.encode(text))
+
+  it('writes numbers as significant digits and an exact exponent', () => {
+    for (const [text, want] of [
+      ['1', '1'], ['1.0', '1'], ['1e0', '1'], ['10e-1', '1'], ['0.1e1', '1'], ['100e-2', '1'],
+      ['100', '1e2'], ['0.5', '5e-1'], ['-1234.50', '-12345e-1'], ['9007199254740993', '9007199254740993'],
+      ['0', '0'], ['-0', '0'], ['0.0e7', '0'], ['0e-999', '0'], ['-0.000E+99999999999999999999', '0'],
+      ['1e-99999999999999999999', '1e-99999999999999999999'], ['10e-100000000000000000000', '1e-99999999999999999999'],
+      ['1E+2', '1e2'], ['1e007', '1e7'], ['1.5e-0', '15e-1'], ['120e-3', '12e-2'], ['-5e-324', '-5e-324'],
+      ['1234567890123456789', '1234567890123456789'], ['1234567890123456790', '123456789012345679e1'],
+      ['1.7976931348623157e308', '17976931348623157e292'], ['0.00012300', '123e-6'],
+    ]) {
+      expect(canonicalNumber(text!), text).toBe(want)
+      expect(canon(text!), text).toBe(want)
+    }
+  })
+
+  it('writes strings unescaped, escaping only what JSON must', () => {
+    expect(canon('"caf\\u00e9"')).toBe('"café"')
+    expect(canon('"\\/\\u0041\\ud83d\\ude00"')).toBe('"/A😀"')
+    expect(canon('"\\u000a\\n\\u000D\\t\\u0008\\f\\u001F\\u0000"')).toBe('"\\n\\n\\r\\t\\b\\f\\u001f\\u0000"')
+    expect(canon('"q\\"\\\\\u007f\u2028"')).toBe('"q\\"\\\\\u007f\u2028"')
+  })
+
+  it('sorts members by their keys\' UTF-8 bytes, a prefix first, keeping the last of repeated keys', () => {
+    expect(canon(' { "b" : [ 1 , 2.0 ] , "a" : { } , "ab": null, "": true } ')).toBe('{"":true,"a":{},"ab":null,"b":[1,2]}')
+    expect(canon('{"a":1,"b":2,"a":3}')).toBe('{"a":3,"b":2}')
+    expect(canon('{"a":1,"\\u0061":null}')).toBe('{"a":null}')
+    // UTF-8 order, not UTF-16 order: U+FB01 (EF AC 81) before U+1F600 (F0 9F 98 80)
+    expect(canon('{"😀":1,"\\ufb01":2,"z":3,"é":4}')).toBe('{"z":3,"é":4,"ﬁ":2,"😀":1}')
+  })
+
+  it('is refused where the text is refused', () => {
+    expect(canon('{"a":1')).toHaveProperty('error')
+    expect(canon('1e400')).toHaveProperty('error')
+    expect(canon('[' .repeat(128) + ']'.repeat(128))).toHaveProperty('error')
+  })
+
+  // Random values as a model with exact numbers (±digits × 10^exponent), rendered to
+  // texts with shuffled members, decoy repeated keys, respelled numbers, white space
+  // and escapes; the model's own canonical text is computed apart, with BigInt.
+  type Model =
+    | { t: 'lit'; text: 'null' | 'true' | 'false' }
+    | { t: 'num'; negative: boolean; digits: bigint; exponent: bigint }
+    | { t: 'str'; value: string }
+    | { t: 'arr'; items: Model[] }
+    | { t: 'obj'; members: [string, Model][] }
+
+  const wellFormed = (s: string) => !/\p{Surrogate}/u.test(s)
+  const keyArb = fc.oneof(
+    fc.constantFrom('a', 'b', 'ab', '', 'é', '\uFB01', '😀', 'A', 'a\u0000', '"', '\\', '/', 'role'),
+    fc.string({ unit: 'binary', maxLength: 4 }).filter(wellFormed),
+  )
+  const numArb: fc.Arbitrary<Model> = fc
+    .tuple(
+      fc.boolean(),
+      fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: 10n ** 30n })),
+      fc.oneof(fc.integer({ min: -40, max: 40 }).map(BigInt), fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n })),
+    )
+    // a huge positive exponent only on zero: anything else would overflow a double (spec §5)
+    .map(([negative, digits, exponent]) => ({ t: 'num', negative, digits, exponent: digits === 0n || exponent <= 40n ? exponent : -exponent }))
+  const modelArb: fc.Arbitrary<Model> = fc.letrec<{ model: Model }>((tie) => ({
+    model: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.constantFrom<Model>({ t: 'lit', text: 'null' }, { t: 'lit', text: 'true' }, { t: 'lit', text: 'false' }),
+      numArb,
+      fc.oneof(fc.constantFrom('', 'a', 'é', '😀', '"\\/\n\u0001'), fc.string({ unit: 'binary', maxLength: 8 }).filter(wellFormed))
+        .map((value): Model => ({ t: 'str', value })),
+      fc.array(tie('model'), { maxLength: 4 }).map((items): Model => ({ t: 'arr', items })),
+      fc.uniqueArray(fc.tuple(keyArb, tie('model')), { maxLength: 4, selector: ([k]) => k }).map((members): Model => ({ t: 'obj', members })),
+    ),
+  })).model
+
+  const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+  function modelCanonical(m: Model): string {
+    switch (m.t) {
+      case 'lit': return m.text
+      case 'num': {
+        if (m.digits === 0n) return '0'
+        let [d, q] = [m.digits, m.exponent]
+        while (d % 10n === 0n) [d, q] = [d / 10n, q + 1n]
+        return `${m.negative ? '-' : ''}${d}${q === 0n ? '' : `e${q}`}`
+      }
+      // JSON.stringify escapes exactly `"`, `\` and U+0000–U+001F (short forms, else lowercase \u00xx) for well-formed strings
+      case 'str': return JSON.stringify(m.value)
+      case 'arr': return `[${m.items.map(modelCanonical).join(',')}]`
+      case 'obj':
+        return `{${[...m.members].sort(([a], [b]) => utf8Order(a, b)).map(([k, v]) => `${JSON.stringify(k)}:${modelCanonical(v)}`).join(',')}}`
+    }
+  }
+
+  /** ±digits × 10^exponent spelled at random, exactly: extra trailing zeros, a moved point, e/E, +, leading exponent zeros. */
+  function spell(m: Extract<Model, { t: 'num' }>, rng: () => number): string {
+    const k = Math.floor(rng() * 4)
+    const s = (m.digits * 10n ** BigInt(k)).toString()
+    const f = Math.floor(rng() * (s.length + 3)) // digits after the point
+    const [whole, fraction] = f >= s.length ? ['0', '0'.repeat(f - s.length) + s] : [s.slice(0, s.length - f), s.slice(s.length - f)]
+    const e = m.exponent - BigInt(k) + BigInt(f)
+    let exponent = ''
+    if (e !== 0n || rng() < 0.3) {
+      const magnitude = '0'.repeat(Math.floor(rng() * 3)) + (e < 0n ? -e : e).toString()
+      exponent = (rng() < 0.5 ? 'e' : 'E') + (e < 0n ? '-' : rng() < 0.5 ? '+' : '') + magnitude
+    }
+    return `${m.negative ? '-' : ''}${whole}${fraction === '' ? '' : `.${fraction}`}${exponent}`
+  }
+
+  /** The model as a Doc for renderDoc: members shuffled, some preceded by a decoy of the same key (the last counts). */
+  function toDoc(m: Model, rng: () => number): Doc {
+    switch (m.t) {
+      case 'lit': return { t: 'lit', text: m.text }
+      case 'num': return { t: 'num', text: spell(m, rng) }
+      case 'str': return { t: 'str', value: m.value }
+      case 'arr': return { t: 'arr', items: m.items.map((item) => toDoc(item, rng)) }
+      case 'obj': {
+        const members = m.members.map(([k, v]): [string, Doc] => [k, toDoc(v, rng)])
+        for (let i = members.length - 1; i > 0; i--) {
+          const j = Math.floor(rng() * (i + 1))
+          ;[members[i], members[j]] = [members[j]!, members[i]!]
+        }
+        return { t: 'obj', members: members.flatMap(([k, v]): [string, Doc][] => (rng() < 0.25 ? [[k, { t: 'num', text: '7' }], [k, v]] : [[k, v]])) }
+      }
+    }
+  }
+  const render = (m: Model, seed: number) => renderDoc(toDoc(m, prng(seed)), seed)
+
+  /** A model that surely denotes another value: one change somewhere inside. */
+  function mutate(m: Model, rng: () => number): Model {
+    const pickChild = rng() < 0.6
+    switch (m.t) {
+      case 'lit':
+        return m.text === 'null' ? { t: 'lit', text: 'false' } : { t: 'lit', text: 'null' }
+      case 'num': {
+        if (m.digits === 0n) return { ...m, digits: 1n, exponent: m.exponent > 40n ? 0n : m.exponent }
+        const way = Math.floor(rng() * 4)
+        if (way === 0) return { ...m, digits: m.digits * 10n + 1n, exponent: m.exponent - 1n } // one more digit, far down
+        if (way === 1) return { ...m, exponent: m.exponent + 1n }
+        if (way === 2) return { ...m, negative: !m.negative }
+        return { t: 'str', value: modelCanonical(m) }
+      }
+      case 'str':
+        return { t: 'str', value: rng() < 0.5 ? m.value + 'x' : 'y' + m.value }
+      case 'arr': {
+        if (pickChild && m.items.length > 0) {
+          const i = Math.floor(rng() * m.items.length)
+          return { t: 'arr', items: m.items.map((item, j) => (j === i ? mutate(item, rng) : item)) }
+        }
+        return { t: 'arr', items: rng() < 0.5 || m.items.length === 0 ? [...m.items, { t: 'lit', text: 'null' }] : m.items.slice(1) }
+      }
+      case 'obj': {
+        if (pickChild && m.members.length > 0) {
+          const i = Math.floor(rng() * m.members.length)
+          return { t: 'obj', members: m.members.map(([k, v], j): [string, Model] => [k, j === i ? mutate(v, rng) : v]) }
+        }
+        if (rng() < 0.5 && m.members.length > 0) return { t: 'obj', members: m.members.slice(1) }
+        let key = 'k'
+        while (m.members.some(([k]) => k === key)) key += '\u0000'
+        return { t: 'obj', members: [...m.members, [key, { t: 'lit', text: 'null' }]] }
+      }
+    }
+  }
+
+  const canonOf = (bytes: Uint8Array) => {
+    const text = canonicalText(bytes)
+    if (typeof text !== 'string') throw new Error(`${text.error}: ${new TextDecoder().decode(bytes)}`)
+    return text
+  }
+
+  it(`gives every spelling of one value the value's canonical text (seed ${SEED})`, () => {
+    fc.assert(
+      fc.property(modelArb, fc.integer(), fc.integer(), (m, s1, s2) => {
+        const want = modelCanonical(m)
+        const [a, b] = [canonOf(render(m, s1)), canonOf(render(m, s2))]
+        expect(a).toBe(want)
+        expect(b).toBe(a)
+        expect(canonOf(enc.encode(a))).toBe(a) // a canonical text is its own canonical text
+        expect(jsonEqual(valueOf(new TextDecoder().decode(render(m, s1))), valueOf(want))).toBe(true)
+      }),
+      { numRuns: 500, seed: SEED },
+    )
+  })
+
+  it(`gives values that differ different canonical texts (seed ${SEED})`, () => {
+    fc.assert(
+      fc.property(modelArb, fc.integer(), fc.integer(), (m, s1, s2) => {
+        const other = mutate(m, prng(s1))
+        expect(modelCanonical(other)).not.toBe(modelCanonical(m))
+        const [a, b] = [render(m, s1), render(other, s2)]
+        expect(canonOf(a)).not.toBe(canonOf(b))
+        expect(jsonEqual(valueOf(new TextDecoder().decode(a)), valueOf(new TextDecoder().decode(b)))).toBe(false)
+      }),
+      { numRuns: 500, seed: SEED },
+    )
+  })
+})
+
+describe('init (spec §6)', () => {
+  const policy: Policy = {
+    version: 'v1 "é"',
+    default_action: 'Deny',
+    tools: ['t'],
+    roles: ['r'],
+    rules: [{ tool_name: 't', roles: ['r'], condition: num('amount', 'Lte', 500) }],
+  }
+  const source = enc.encode(JSON.stringify(policy))
+  const init = (text?: string) => referenceInit(source, text === undefined ? undefined : enc.encode(text))
+  const ok = { ok: true, version: 'v1 "é"' }
+
+  it('answers ok for init(0, 0) and for any text of the same JSON value', () => {
+    expect(init()).toEqual(ok)
+    expect(init(JSON.stringify(policy))).toEqual(ok)
+    const pretty = JSON.stringify(policy, null, 2)
+    expect(init(pretty)).toEqual(ok)
+    expect(init(pretty.replace(/\n/g, '\r\n'))).toEqual(ok)
+    expect(init(JSON.stringify(policy).replace('500', '5e2'))).toEqual(ok)
+    expect(init(JSON.stringify(policy).replace('500', '500.000'))).toEqual(ok)
+    expect(init(JSON.stringify(policy).replace('"v1 \\"é\\""', '"v1 \\u0022\\u00e9\\""'))).toEqual(ok)
+    const { rules, ...rest } = policy
+    expect(init(JSON.stringify({ rules, ...rest }))).toEqual(ok)
+  })
+
+  it('answers an error for another policy, or a text that is not JSON', () => {
+    expect(init(JSON.stringify({ ...policy, version: 'v2' }))).toMatchObject({ error: expect.stringMatching(/another policy/) })
+    expect(init(JSON.stringify(policy).replace('500', '501'))).toHaveProperty('error')
+    // the same double, another decimal: another policy
+    expect(init(JSON.stringify(policy).replace('500', '500.0000000000000001'))).toHaveProperty('error')
+    expect(init(JSON.stringify({ ...policy, description: 'a note' }))).toHaveProperty('error')
+    expect(init('')).toHaveProperty('error')
+    expect(init(JSON.stringify(policy) + ' x')).toHaveProperty('error')
+  })
+})
+
+describe('note keys (spec §1)', () => {
+  it('are ignored at every level of a policy', () => {
+    const noted = {
+      $comment: 'top', description: 'top', 'x-owner': 'ops',
+      version: 'v', default_action: 'Deny', tools: ['t'], roles: ['r'],
+      rules: [{
+        description: 'rule', 'x-ticket': 1, tool_name: 't', roles: ['r'],
+        condition: {
+          description: 'all', All: [
+            { $comment: 'not', Not: { 'x-why': [], FieldPresent: { source: 'Arguments', field: 'force', description: 'f' } } },
+            { 'x-': null, Any: [{ NumericCheck: { source: 'Arguments', field: 'amount', op: 'Lte', value: 500, 'x-unit': 'EUR' } }] },
+          ],
+        },
+      }],
+    } as unknown as Policy
+    const ev = (args: string) => referenceEvaluateText(noted, 't', args, '{"role":"r"}')
+    expect(ev('{"amount":5}')).toEqual(passed)
+    expect(ev('{"amount":5,"force":1}')).toEqual(failed('Not(FieldPresent(Arguments.force)) did not hold'))
+    expect(ev('{"amount":501}')).toEqual(failed('none of the alternatives held: Arguments.amount = 501 is not Lte 500'))
   })
 })

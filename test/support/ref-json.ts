@@ -1,8 +1,8 @@
 // The reference evaluator's strict JSON reader (spec §5), written apart from the
 // product's runtime so the differential test compares two independent readings.
 
-/** Deepest nesting of arrays and objects that is accepted (spec §5). */
-export const MAX_DEPTH = 128
+/** Deepest nesting of arrays and objects that is read, counted over the whole text (spec §5: 128 levels or more is an error). */
+export const MAX_DEPTH = 127
 
 interface Span {
   /** Byte offset of the value's first byte in the input. */
@@ -14,6 +14,8 @@ interface Span {
 export interface Member {
   /** The key after unescaping. */
   key: string
+  /** Byte offset of the key's opening quote. */
+  at: number
   value: JsonValue
 }
 
@@ -137,12 +139,13 @@ class Reader {
     for (;;) {
       this.skipWhitespace()
       if (this.bytes[this.pos] !== 0x22) this.fail('expected a key')
+      const at = this.pos
       const key = this.string()
       this.skipWhitespace()
       if (this.bytes[this.pos] !== 0x3a) this.fail('expected `:`')
       this.pos++
       this.skipWhitespace()
-      members.push({ key, value: this.value(depth) })
+      members.push({ key, at, value: this.value(depth) })
       this.skipWhitespace()
       const b = this.bytes[this.pos]
       this.pos++
@@ -270,44 +273,6 @@ export function lastMember(object: JsonValue, key: string): JsonValue | undefine
   let found: JsonValue | undefined
   for (const member of object.members) if (member.key === key) found = member.value
   return found
-}
-
-/**
- * JSON value equality of spec §3 (FieldEquals): same type; numbers by double
- * value; strings by unescaped characters; arrays element-wise; objects by key
- * set and values, key order ignored, the last of duplicate keys counting.
- * Nulls compare equal here; FieldEquals rejects them before calling this.
- */
-export function jsonEqual(a: JsonValue, b: JsonValue): boolean {
-  switch (a.kind) {
-    case 'null':
-      return b.kind === 'null'
-    case 'bool':
-      return b.kind === 'bool' && a.value === b.value
-    case 'number':
-      return b.kind === 'number' && a.value === b.value
-    case 'string':
-      return b.kind === 'string' && a.value === b.value
-    case 'array':
-      return b.kind === 'array' && a.items.length === b.items.length && a.items.every((item, i) => jsonEqual(item, b.items[i]!))
-    case 'object': {
-      if (b.kind !== 'object') return false
-      const ma = lastWins(a.members)
-      const mb = lastWins(b.members)
-      if (ma.size !== mb.size) return false
-      for (const [key, value] of ma) {
-        const other = mb.get(key)
-        if (other === undefined || !jsonEqual(value, other)) return false
-      }
-      return true
-    }
-  }
-}
-
-function lastWins(members: Member[]): Map<string, JsonValue> {
-  const map = new Map<string, JsonValue>()
-  for (const member of members) map.set(member.key, member.value)
-  return map
 }
 
 /** The 64-byte limit on echoed raw values, texts and labels (docs/design.md "Reasons"). */

@@ -1,14 +1,15 @@
 // The contract (docs/semantics.md) as data: test/spec/*.json hold numbered
-// {note, policy, cases} files, each case a request and the answer the spec
-// demands. Every case runs through the compiled artifact AND the reference
-// evaluator, and the two must also agree with each other byte for byte.
+// {note, policy, cases, init?} files, each case a request (or an init text) and
+// the answer the spec demands. Every case runs through the reference evaluator
+// and through the compiled artifact, and the two must also agree with each other
+// byte for byte. The two sides are separate tests, so a failure says whose it is.
 
 import { readdirSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
 import type { Policy } from '../src/compiler/policy.js'
 import { RawArtifact } from '../src/host/abi.js'
-import { referenceEvaluate, responseJson } from './support/reference.js'
+import { referenceEvaluate, referenceInit, responseJson } from './support/reference.js'
 
 type Text = string | { repeat: string; times: number; then?: Text }
 interface Case {
@@ -20,10 +21,18 @@ interface Case {
   context: Text
   want: { decision: 'Allow' | 'Deny'; reason?: string } | { error: string }
 }
+/** `init` with `text` (UTF-8), or `init(0, 0)` when there is none (spec §6). */
+interface InitCase {
+  note?: string
+  text?: string
+  want: 'ok' | 'error'
+}
 interface SpecFile {
   note: string
+  /** Compiled from `JSON.stringify(policy)`: that text is the source init's texts are compared with. */
   policy: Policy
   cases: Case[]
+  init?: InitCase[]
 }
 
 const encoder = new TextEncoder()
@@ -37,43 +46,81 @@ const inputs = (c: Case): [Uint8Array, Uint8Array, Uint8Array] => [
   c.argsHex !== undefined ? hex(c.argsHex) : encoder.encode(text(c.args ?? '{}')),
   encoder.encode(text(c.context)),
 ]
+const initText = (c: InitCase): Uint8Array | undefined => (c.text === undefined ? undefined : encoder.encode(c.text))
 
 function meets(answer: Record<string, unknown>, want: Case['want']): void {
   if ('error' in want) {
-    expect(answer.error, JSON.stringify(answer)).toMatch(new RegExp(`^${want.error}: `))
+    // A decision instead of an error shows as the whole answer in the failure.
+    expect(typeof answer.error === 'string' ? answer.error : JSON.stringify(answer)).toMatch(new RegExp(`^${want.error}: `))
     return
   }
   expect(answer.decision, JSON.stringify(answer)).toBe(want.decision)
   if (want.reason !== undefined) expect(answer.reason).toBe(want.reason)
 }
 
+function meetsInit(answer: Record<string, unknown>, want: InitCase['want'], version: string): void {
+  if (want === 'ok') expect(answer).toEqual({ ok: true, version })
+  else expect(Object.keys(answer), JSON.stringify(answer)).toEqual(['error'])
+  if (want === 'error') expect(typeof answer.error).toBe('string')
+}
+
+const caseName = (c: Case, i: number): string => `${String(i + 1).padStart(2, '0')} ${c.note ?? ''} [${c.tool ?? c.toolHex}]`
+const initName = (c: InitCase, i: number): string => `init ${String(i + 1).padStart(2, '0')} ${c.note ?? ''}`
+
+/** The artifact compiled from `source`, or a function that throws why there is none. */
+async function build(source: string, file: string): Promise<() => RawArtifact> {
+  try {
+    const compiled = await compile(source, { filename: file })
+    const errors = compiled.diagnostics.filter((d) => d.severity === 'error')
+    if (compiled.wasm === undefined) throw new Error(`${file} does not compile: ${JSON.stringify(errors)}`)
+    const artifact = await RawArtifact.load(compiled.wasm)
+    return () => artifact
+  } catch (e) {
+    return () => {
+      throw e
+    }
+  }
+}
+
 it('has spec files', () => expect(files.length).toBeGreaterThanOrEqual(4))
 
 for (const file of files) {
   const spec = JSON.parse(readFileSync(new URL(file, dir), 'utf8')) as SpecFile
-  describe(`${file}: ${spec.note}`, async () => {
-    const compiled = await compile(JSON.stringify(spec.policy), { filename: file })
-    const errors = compiled.diagnostics.filter((d) => d.severity === 'error')
-    if (compiled.wasm === undefined) throw new Error(`${file} does not compile: ${JSON.stringify(errors)}`)
-    const artifact = await RawArtifact.load(compiled.wasm)
+  const source = JSON.stringify(spec.policy)
+  const inits = spec.init ?? []
 
-    spec.cases.forEach((c, i) => {
-      const name = `${String(i + 1).padStart(2, '0')} ${c.note ?? ''} [${c.tool ?? c.toolHex}]`
-      it(name, () => {
-        const [tool, args, context] = inputs(c)
-        const fromArtifact = artifact.evaluateBytes(tool, args, context)
-        meets(JSON.parse(fromArtifact) as Record<string, unknown>, c.want)
-        const fromReference = referenceEvaluate(spec.policy, tool, args, context)
-        meets(fromReference as Record<string, unknown>, c.want)
-        if (!('error' in c.want)) expect(fromArtifact).toBe(responseJson(fromReference))
+  describe(`${file}: ${spec.note}`, () => {
+    describe('reference', () => {
+      spec.cases.forEach((c, i) => {
+        it(caseName(c, i), () => meets(referenceEvaluate(spec.policy, ...inputs(c)) as Record<string, unknown>, c.want))
+      })
+      inits.forEach((c, i) => {
+        it(initName(c, i), () => meetsInit(referenceInit(encoder.encode(source), initText(c)), c.want, spec.policy.version))
       })
     })
 
-    it('an input error leaves later decisions unchanged', () => {
-      const before = spec.cases.map((c) => artifact.evaluateBytes(...inputs(c)))
-      artifact.evaluateBytes(hex('ff'), encoder.encode('{'.repeat(1000)), encoder.encode('nope'))
-      const after = spec.cases.map((c) => artifact.evaluateBytes(...inputs(c)))
-      expect(after).toEqual(before)
+    describe('artifact', async () => {
+      const artifact = await build(source, file)
+
+      spec.cases.forEach((c, i) => {
+        it(caseName(c, i), () => {
+          const answer = artifact().evaluateBytes(...inputs(c))
+          meets(JSON.parse(answer) as Record<string, unknown>, c.want)
+          if (!('error' in c.want)) expect(answer).toBe(responseJson(referenceEvaluate(spec.policy, ...inputs(c))))
+        })
+      })
+      inits.forEach((c, i) => {
+        it(initName(c, i), () => meetsInit(artifact().init(initText(c)), c.want, spec.policy.version))
+      })
+
+      it('an input error or a refused init leaves later decisions unchanged', () => {
+        const before = spec.cases.map((c) => artifact().evaluateBytes(...inputs(c)))
+        artifact().evaluateBytes(hex('ff'), encoder.encode('{'.repeat(1000)), encoder.encode('nope'))
+        for (const c of inits) artifact().init(initText(c))
+        artifact().init(encoder.encode(JSON.stringify({ ...spec.policy, default_action: 'Allow', rules: [] })))
+        const after = spec.cases.map((c) => artifact().evaluateBytes(...inputs(c)))
+        expect(after).toEqual(before)
+      })
     })
   })
 }

@@ -17,7 +17,7 @@ function run(doc: unknown) {
 const withCondition = (condition: unknown) => ({ ...base, rules: [{ tool_name: 't', roles: ['r'], condition }] })
 
 describe('validate', () => {
-  it('accepts a policy and drops unknown keys from the typed result', () => {
+  it('accepts a policy and drops `$schema` from the typed result', () => {
     const { policy, diagnostics } = run({ $schema: 'x', ...base, rules: [{ tool_name: 't', roles: ['r'], condition: null }] })
     expect(diagnostics).toEqual([])
     expect(policy).toEqual({ ...base, rules: [{ tool_name: 't', roles: ['r'], condition: null }] })
@@ -60,11 +60,23 @@ describe('validate', () => {
     ])
   })
 
-  it('gives one error for a condition with zero or two keys', () => {
+  it('gives one error for a condition with zero or two forms', () => {
     expect(run(withCondition({})).brief.map((d) => d.code)).toEqual(['E022'])
     const two = run(withCondition({ All: [], Any: [] })).brief
     expect(two).toHaveLength(1)
-    expect(two[0]!.message).toBe('a condition must have exactly one key, found `All`, `Any`')
+    expect(two[0]!.message).toBe('a condition must have exactly one form, found `All`, `Any`')
+    // Notes beside two forms are not listed as forms.
+    expect(run(withCondition({ description: 'd', All: [], 'x-a': 1, Any: [] })).brief.map((d) => d.message))
+      .toEqual(['a condition must have exactly one form, found `All`, `Any`'])
+  })
+
+  it('does not take a note for a condition: a condition of notes only has no form', () => {
+    expect(run(withCondition({ description: 'refunds' })).brief).toEqual([{
+      code: 'E022', message: 'a condition must have exactly one form, found none', at: '{"description":"refunds"}',
+      help: 'notes are not a condition: use one of `All`, `Any`, `Not`, `NumericCheck`, `StringCheck`, `FieldPresent`, `FieldEquals`, or `null` for no condition',
+    }])
+    expect(run(withCondition({ Not: { $comment: 'x', 'x-y': 1 } })).brief.map((d) => [d.code, d.message]))
+      .toEqual([['E022', 'a condition must have exactly one form, found none']])
   })
 
   it('gives one error for a wrong type, not one per element', () => {
@@ -104,13 +116,88 @@ describe('validate', () => {
     ])
   })
 
-  it('warns about unknown keys, with did-you-mean, and keeps the policy', () => {
-    const { brief, policy } = run({ ...base, Rules: [], rules: [{ tool_name: 't', roles: ['r'], conditon: null }] })
-    expect(policy).toBeDefined()
+  it('warns about unknown top-level keys, with did-you-mean, and keeps the policy', () => {
+    const { brief, policy } = run({ ...base, Rules: [], descripton: 'x', rules: [] })
+    expect(policy).toEqual({ ...base, rules: [] })
     expect(brief).toEqual([
       { code: 'W001', message: 'unknown key `Rules` is ignored', help: 'did you mean `rules`?', at: '"Rules"' },
-      { code: 'W001', message: 'unknown key `conditon` is ignored', help: 'did you mean `condition`?', at: '"conditon"' },
+      { code: 'W001', message: 'unknown key `descripton` is ignored', help: 'did you mean `description`?', at: '"descripton"' },
     ])
+  })
+
+  it('rejects an unknown key inside a rule: a misspelled condition never becomes no condition (spec §1)', () => {
+    const { brief, policy } = run({ ...base, rules: [{ tool_name: 't', roles: ['r'], conditon: { All: [] } }] })
+    expect(policy).toBeUndefined()
+    expect(brief).toEqual([
+      { code: 'E025', message: 'unknown key `conditon` in a rule', help: 'did you mean `condition`?', at: '"conditon"' },
+    ])
+    expect(run({ ...base, rules: [{ tool_name: 't', roles: ['r'], descripton: 'x' }] }).brief).toEqual([
+      { code: 'E025', message: 'unknown key `descripton` in a rule', help: 'did you mean `description`?', at: '"descripton"' },
+    ])
+    expect(run({ ...base, rules: [{ tool_name: 't', roles: ['r'], priority: 1 }] }).brief).toEqual([{
+      code: 'E025', message: 'unknown key `priority` in a rule', at: '"priority"',
+      help: 'known keys here: `tool_name`, `roles`, `condition`, `description`, `$comment` and any key starting with `x-`',
+    }])
+  })
+
+  it('rejects an unknown key inside a condition body, suggesting only that form\'s keys', () => {
+    const numeric = { source: 'Arguments', field: 'a', op: 'Lt', value: 5 }
+    expect(run(withCondition({ NumericCheck: { ...numeric, vaule: 6 } })).brief).toEqual([
+      { code: 'E025', message: 'unknown key `vaule` in `NumericCheck`', help: 'did you mean `value`?', at: '"vaule"' },
+    ])
+    expect(run(withCondition({ Not: { FieldEquals: { source_a: 'Arguments', field_a: 'a', source_b: 'Arguments', field_b: 'b', negate: true } } })).brief)
+      .toEqual([{
+        code: 'E025', message: 'unknown key `negate` in `FieldEquals`', at: '"negate"',
+        help: 'known keys here: `source_a`, `field_a`, `source_b`, `field_b`, `description`, `$comment` and any key starting with `x-`',
+      }])
+    expect(run(withCondition({ StringCheck: { source: 'Arguments', field: 'a', op: 'In', value: [], x: 1 } })).brief.map((d) => d.code))
+      .toEqual(['E025'])
+  })
+
+  it('rejects an unknown key beside a condition\'s form, and never suggests a second form', () => {
+    const leaf = { FieldPresent: { source: 'Arguments', field: 'a' } }
+    // `note` is one edit from `Not`; suggesting it would invert the condition.
+    expect(run(withCondition({ ...leaf, note: 'mfa' })).brief).toEqual([{
+      code: 'E025', message: 'unknown key `note` in a condition', at: '"note"',
+      help: 'known keys here: `FieldPresent`, `description`, `$comment` and any key starting with `x-`',
+    }])
+    expect(run(withCondition({ All: [{ ...leaf, Anny: [] }] })).brief.map((d) => d.help))
+      .toEqual(['known keys here: `FieldPresent`, `description`, `$comment` and any key starting with `x-`'])
+    expect(run(withCondition({ ...leaf, $coment: 'x' })).brief).toEqual([
+      { code: 'E025', message: 'unknown key `$coment` in a condition', help: 'did you mean `$comment`?', at: '"$coment"' },
+    ])
+  })
+
+  it('accepts notes at every level silently and keeps them out of the typed policy', () => {
+    const notes = { description: 'd', $comment: 'c', 'x-owner': { team: 'payments' } }
+    const bare = {
+      ...base,
+      rules: [{
+        tool_name: 't', roles: ['r'],
+        condition: { All: [
+          { NumericCheck: { source: 'Arguments', field: 'a', op: 'Lte', value: 500 } },
+          { Not: { StringCheck: { source: 'Arguments', field: 's', op: 'In', value: ['x'] } } },
+          { Any: [{ FieldPresent: { source: 'AgentAttributes', field: 'p' } }] },
+          { FieldEquals: { source_a: 'Arguments', field_a: 'a', source_b: 'ResourceAttributes', field_b: 'b' } },
+        ] },
+      }],
+    }
+    const annotated = {
+      ...notes, ...base,
+      rules: [{
+        tool_name: 't', roles: ['r'], ...notes,
+        condition: { ...notes, All: [
+          { NumericCheck: { ...notes, source: 'Arguments', field: 'a', op: 'Lte', value: 500 } },
+          { Not: { ...notes, StringCheck: { source: 'Arguments', field: 's', op: 'In', value: ['x'], ...notes } } },
+          { Any: [{ FieldPresent: { source: 'AgentAttributes', field: 'p', 'x-why': 'mfa' } }], ...notes },
+          { ...notes, FieldEquals: { ...notes, source_a: 'Arguments', field_a: 'a', source_b: 'ResourceAttributes', field_b: 'b' } },
+        ] },
+      }],
+    }
+    const { diagnostics, policy } = run(annotated)
+    expect(diagnostics).toEqual([])
+    expect(policy).toEqual(run(bare).policy)
+    expect(JSON.stringify(policy)).not.toMatch(/description|\$comment|x-/)
   })
 
   it('rejects a document that is not an object', () => {

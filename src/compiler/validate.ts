@@ -61,20 +61,22 @@ interface Issue {
 
 function explain(errors: readonly ErrorObject[], tree: JsonNode, locate: Locate): Diagnostic[] {
   const issues = errors
-    // ajv reports a bad property name twice: once as `enum` (with propertyName), once as `propertyNames`.
-    .filter((e) => e.keyword !== 'propertyNames')
+    // A condition's exactly-one-form check fails as `if` (its `then`), as each branch of the `oneOf`
+    // (one missing form each), and as the `oneOf` itself: the `oneOf` alone says it.
+    .filter((e) => e.keyword !== 'if' && !(e.keyword === 'required' && e.schemaPath.includes('/oneOf/')))
     .map((error): Issue => ({ path: toPath(error.instancePath, tree), error }))
   const out: Diagnostic[] = []
   const seen = new Set<string>()
   const typeAt = new Set(issues.filter((i) => i.error.keyword === 'type').map((i) => key(i.path)))
   const unknownKeys = issues.filter((i) => i.error.keyword === 'additionalProperties')
+  const unknownAt = new Set(unknownKeys.map((i) => key(i.path)))
   const absorbed = new Set<Issue>()
 
   for (const issue of issues) {
     const { error, path } = issue
     const here = key(path)
     // One type error per value; an enum or a second `type` at a mistyped value is noise.
-    if ((error.keyword === 'type' || error.keyword === 'enum') && error.propertyName === undefined) {
+    if (error.keyword === 'type' || error.keyword === 'enum') {
       if (seen.has(here) || (error.keyword === 'enum' && typeAt.has(here))) continue
       seen.add(here)
     }
@@ -88,9 +90,11 @@ function explain(errors: readonly ErrorObject[], tree: JsonNode, locate: Locate)
       continue
     }
     if (error.keyword === 'additionalProperties') continue
+    // A condition without a form but with an unknown key: that key is the misspelled form (E023), said once.
+    if (error.keyword === 'oneOf' && error.params.passingSchemas === null && unknownAt.has(here)) continue
     out.push(describe(issue, tree, locate))
   }
-  for (const u of unknownKeys) if (!absorbed.has(u)) out.push(unknownKey(u, locate))
+  for (const u of unknownKeys) if (!absorbed.has(u)) out.push(unknownKey(u, tree, locate))
   return out
 }
 
@@ -107,24 +111,21 @@ function describe({ error, path }: Issue, tree: JsonNode, locate: Locate): Diagn
     }
     case 'enum': {
       const allowed = (error.params.allowedValues as unknown[]).map(String)
-      if (error.propertyName !== undefined) {
-        const form = error.propertyName
-        return diagnostic('E023', `unknown condition form \`${form}\``, locate([...path, form], 'key'),
-          helpFor(form, allowed))
-      }
       const given = String(error.data)
       return diagnostic('E024', `unknown ${enumNoun(path)} \`${given}\``, span, helpFor(given, allowed))
     }
-    case 'minProperties':
-      return diagnostic('E022', 'a condition must have exactly one key, found none', span,
-        path.at(-1) === 'condition'
-          ? `use one of ${list(CONDITION_FORMS)}, or \`null\` for no condition`
-          : `use one of ${list(CONDITION_FORMS)}`)
-    case 'maxProperties': {
+    case 'oneOf': {
+      // The schema's only `oneOf`: a condition object has exactly one form key (notes aside).
       const node = nodeAt(tree, path)
-      const keys = node?.kind === 'object' ? node.members.map((m) => `\`${m.key}\``).join(', ') : ''
-      return diagnostic('E022', `a condition must have exactly one key, found ${keys}`, span,
-        'to require several conditions, wrap them: `{"All": [{…}, {…}]}`')
+      const forms = formsIn(node)
+      if (forms.length > 1) {
+        return diagnostic('E022', `a condition must have exactly one form, found ${list(forms)}`, span,
+          'to require several conditions, wrap them: `{"All": [{…}, {…}]}`')
+      }
+      const notesOnly = node?.kind === 'object' && node.members.length > 0
+      return diagnostic('E022', 'a condition must have exactly one form, found none', span,
+        `${notesOnly ? 'notes are not a condition: ' : ''}use one of ${list(CONDITION_FORMS)}` +
+        (path.at(-1) === 'condition' ? ', or `null` for no condition' : ''))
     }
     default:
       // The schema uses only the keywords above; anything else is a schema change this code missed.
@@ -146,17 +147,44 @@ function missingKey({ error, path }: Issue, missing: string, typo: Issue | undef
   return diagnostic('E021', message, span)
 }
 
-function unknownKey({ error, path }: Issue, locate: Locate): Diagnostic {
+/**
+ * An unknown top-level key is a warning (typo guard, spec §1); inside a rule or
+ * a condition it is an error, so a misspelled `condition` never compiles into
+ * a rule without one. Suggestions come only from the keys of that level.
+ */
+function unknownKey({ error, path }: Issue, tree: JsonNode, locate: Locate): Diagnostic {
   const unknown = String(error.params.additionalProperty)
-  const known = Object.keys(((error.parentSchema ?? {}) as Schema).properties ?? {}).filter((k) => k !== '$schema')
-  const near = closest(unknown, known) ?? known.find((k) => resembles(unknown, k))
-  return {
-    code: 'W001',
-    severity: 'warning',
-    message: `unknown key \`${unknown}\` is ignored`,
-    span: locate([...path, unknown], 'key'),
-    help: near !== undefined ? `did you mean \`${near}\`?` : `known keys here: ${list(known)}`,
+  const schema = (error.parentSchema ?? {}) as Schema
+  const span = locate([...path, unknown], 'key')
+  const title = String(schema.title)
+  const declared = Object.keys(schema.properties ?? {}).filter((k) => k !== '$schema')
+  if (title === 'policy') {
+    return { code: 'W001', severity: 'warning', message: `unknown key \`${unknown}\` is ignored`, span, help: keyHelp(unknown, declared, declared) }
   }
+  if (title !== 'condition') {
+    const where = title === 'rule' ? 'a rule' : `\`${title}\``
+    return diagnostic('E025', `unknown key \`${unknown}\` in ${where}`, span, keyHelp(unknown, declared, declared))
+  }
+  const forms = formsIn(nodeAt(tree, path))
+  if (forms.length === 0) {
+    return diagnostic('E023', `unknown condition form \`${unknown}\``, span, helpFor(unknown, CONDITION_FORMS))
+  }
+  // Beside its form a condition takes only notes: never suggest a second form (`note` is one edit from `Not`).
+  const notes = declared.filter((k) => !isForm(k))
+  return diagnostic('E025', `unknown key \`${unknown}\` in a condition`, span, keyHelp(unknown, [...forms, ...notes], notes))
+}
+
+/** "did you mean" one of `candidates`, else the keys this level knows, notes included. */
+function keyHelp(unknown: string, known: readonly string[], candidates: readonly string[]): string {
+  const near = closest(unknown, candidates) ?? candidates.find((k) => resembles(unknown, k))
+  return near !== undefined ? `did you mean \`${near}\`?` : `known keys here: ${list(known)} and any key starting with \`x-\``
+}
+
+const isForm = (k: string): boolean => (CONDITION_FORMS as readonly string[]).includes(k)
+
+/** The form keys a condition object has, in order (one, when it is valid). */
+function formsIn(node: JsonNode | undefined): string[] {
+  return node?.kind === 'object' ? node.members.map((m) => m.key).filter(isForm) : []
 }
 
 function diagnostic(code: string, message: string, span: Span, help?: string): Diagnostic {
@@ -251,7 +279,7 @@ function nodeAt(tree: JsonNode, path: Path): JsonNode | undefined {
   return reached.found ? reached.node : undefined
 }
 
-/** Keeps only what the spec defines, so unknown keys (already warned about) go no further. */
+/** Keeps only what the spec defines, so notes and unknown top-level keys (warned about) go no further. */
 function toPolicy(p: Policy): Policy {
   return {
     version: p.version,

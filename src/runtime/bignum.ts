@@ -1,8 +1,13 @@
 // Fixed-capacity natural numbers for the exact slow path of number.ts.
 // A bignum at `x` is a u32 limb count followed by little-endian u32 limbs.
+// A result that would not fit raises the Limit fault: the call then answers an
+// error, never a number with bits silently dropped.
 
-/** 160 limbs = 5120 bits; number.ts never needs more than about 3800. */
-export const MAX_LIMBS: u32 = 160
+import { Fault, raise } from './fault'
+import { Limit } from './layout'
+
+/** number.ts never needs more than about 3800 bits of the 5120 that 160 limbs hold. */
+const MAX_LIMBS: u32 = Limit.BignumLimbs
 export const BIGNUM_BYTES: usize = 4 + 4 * MAX_LIMBS
 
 function limbs(x: usize): u32 {
@@ -43,10 +48,13 @@ export function mulAdd(x: usize, m: u32, add: u32): void {
     setLimb(x, i, <u32>v)
     carry = v >> 32
   }
-  if (carry != 0 && n < MAX_LIMBS) {
-    setLimb(x, n, <u32>carry)
-    store<u32>(x, n + 1)
+  if (carry == 0) return
+  if (n == MAX_LIMBS) {
+    raise(Fault.Limit)
+    return
   }
+  setLimb(x, n, <u32>carry)
+  store<u32>(x, n + 1)
 }
 
 export function mulPow10(x: usize, k: u32): void {
@@ -71,6 +79,10 @@ export function bitLength(x: usize): u32 {
 export function shiftLeft(x: usize, bits: u32): void {
   let n = limbs(x)
   if (n == 0) return
+  if (<u64>bitLength(x) + <u64>bits > <u64>MAX_LIMBS * 32) {
+    raise(Fault.Limit)
+    return
+  }
   let whole = bits >> 5
   let part = bits & 31
   let top = min(n + whole + 1, MAX_LIMBS)

@@ -1,51 +1,38 @@
 // Reads the policy blob that `emit` places at `__perso_policy` (layout in
-// docs/design.md "The policy blob"): header fields, entries, reads and strings.
+// src/layout.ts and docs/design.md "The policy blob"). Nothing here trusts the
+// blob: verify.ts checks all of it once, and every export answers an error
+// until it has passed.
 
+import { BLOB_FORMAT, BLOB_MAGIC, Header } from './layout'
 import { inMemory } from './memory'
 
 /** Address of the blob; `emit` sets it in the artifact (0 in the bare template). */
 export let __perso_policy: u32 = 0
 
-const MAGIC: u32 = 0x4f535250
-const FORMAT: u32 = 1
-
-export const enum Header {
-  DefaultAction = 8,
-  TablePtr = 12,
-  TableMask = 16,
-  VersionPtr = 20,
-  VersionLen = 24,
-  Sha256 = 28,
-  BlobEnd = 60,
-}
-
-export const enum EntryField {
-  ToolPtr = 0,
-  ToolLen = 4,
-  RolePtr = 8,
-  RoleLen = 12,
-  CondPtr = 16,
-}
-
-/** True when a well-formed blob is compiled in. */
-export function hasPolicy(): bool {
-  let p = <usize>__perso_policy
-  if (p < 1024 || !inMemory(p, 64)) return false
-  return load<u32>(p) == MAGIC && load<u32>(p, 4) == FORMAT
+// @ts-ignore: decorator
+@inline export function blob(): usize {
+  return <usize>__perso_policy
 }
 
 // @ts-ignore: decorator
 @inline export function header(field: Header): u32 {
-  return load<u32>(<usize>__perso_policy + <usize>field)
+  return load<u32>(blob() + <usize>field)
+}
+
+/** True when a blob header of this format is compiled in (its content is verify.ts's to judge). */
+export function hasHeader(): bool {
+  let p = blob()
+  return p >= 1024 && inMemory(p, Header.Size) && header(Header.Magic) == BLOB_MAGIC && header(Header.Format) == BLOB_FORMAT
 }
 
 /** First heap address: after the blob, or after the template's static data without one. */
 export function heapStart(): usize {
-  let end: usize = hasPolicy() ? <usize>header(Header.BlobEnd) : __heap_base
-  return (end + 15) & ~15
+  let end: usize = __heap_base
+  if (hasHeader() && <usize>header(Header.BlobEnd) > end && inMemory(blob(), <usize>header(Header.BlobEnd) - blob())) {
+    end = <usize>header(Header.BlobEnd)
+  }
+  return end
 }
 
-// @ts-ignore: decorator
-@inline export function entryField(entry: usize, field: EntryField): u32 {
-  return load<u32>(entry + <usize>field)
-}
+/** Where the template's own static data ends (zeroed tables included): `emit` places the blob past it, then un-exports this. */
+export const __perso_static_end: u32 = <u32>__heap_base

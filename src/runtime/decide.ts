@@ -1,13 +1,18 @@
-// One decision, in the order of docs/design.md "Evaluation order in the runtime":
-// check the three inputs, probe the table, run the condition, write the response.
+// One decision (docs/design.md "Evaluation order in the runtime"). The request
+// comes as JSON texts (`evaluate`) or as the values the host looked up
+// (`evaluate_values`); from the table probe on, both take the one path below,
+// so they answer the same bytes for the same request.
 
-import { EntryField, Header, __perso_policy, entryField, hasPolicy, header } from './blob'
-import { failedNode, Failure, failure, judge, resolveReads, setValue, startReads, writeAccount } from './interp'
-import { JsonError, errorAt, errorCode, keyEquals, nextMember, rootEnd, rootStart, stringEscaped, validate, valueEnd, valueStart } from './json'
-import { beginCall, endIfInMemory, inMemory, outOfMemory, scratch } from './memory'
-import { begin, beginError, endError, error, finish, plain, putDecimal, putEscaped, putText } from './response'
+import { explain } from './account'
+import { header } from './blob'
+import { Fault, fault } from './fault'
+import { holds, readAt, readCountOf, readSource, setValue, startReads } from './interp'
+import { JsonError, errorAt, errorCode, keyEquals, keyStart, nextMember, rootEnd, rootStart, stringEscaped, validate, valueEnd, valueStart } from './json'
+import { Condition, Entry, Header, Limit, Read, Source, ValueRecord, ValuesTable } from './layout'
+import { scratch } from './memory'
+import { begin, beginError, endError, error, finish, putDecimal, putEscaped, putText, startText, textEnd } from './response'
 import { probe } from './table'
-import { invalidUtf8At } from './text'
+import { bytesEqual, invalidUtf8At } from './text'
 import { unescapeInto } from './unescape'
 
 const enum Outcome {
@@ -17,153 +22,82 @@ const enum Outcome {
   Failed,
 }
 
-// Value spans found in the context, end 0 = absent.
+/** Where the values of a condition's reads come from. */
+const enum From {
+  /** The source objects of the request's JSON texts (`evaluate`). */
+  Texts,
+  /** The values table the host filled (`evaluate_values`). */
+  Values,
+}
+
+// ---- evaluate: the request as three JSON texts
+
+/** Spans of the source objects: Arguments, AgentAttributes, ResourceAttributes (end 0 = absent). */
+let argsStart: usize = 0
+let argsEnd: usize = 0
+let agentStart: usize = 0
+let agentEnd: usize = 0
+let resourceStart: usize = 0
+let resourceEnd: usize = 0
 let roleStart: usize = 0
 let roleEnd: usize = 0
-/** The role, if a string, has an escape: only then is it unescaped into scratch. */
 let roleEscaped: bool = false
 
 /**
- * Source spans for the interpreter: (start, end) u32 pairs for Arguments,
- * AgentAttributes and ResourceAttributes, in call scratch.
+ * `evaluate` on inputs the caller declared: `toolIn`, `argsIn`, `ctxIn` say
+ * whether each lies inside memory. The first error wins, in the order tool
+ * name, arguments, context (spec §5).
  */
-let sources: usize = 0
-
-export function decide(tool: usize, toolLen: usize, args: usize, argsLen: usize, ctx: usize, ctxLen: usize): usize {
-  // Judged on memory as the host left it: taking scratch may grow memory over a
-  // buffer that was outside it (memory never shrinks, so inside stays inside).
-  let toolIn = inMemory(tool, toolLen)
-  let argsIn = inMemory(args, argsLen)
-  let ctxIn = inMemory(ctx, ctxLen)
-  sources = scratch(24)
-  if (sources == 0) return error(utf8('evaluate'), utf8('out of memory'))
-
-  if (!toolIn) return error(utf8('tool_name'), utf8('buffer outside memory'))
-  let bad = invalidUtf8At(tool, toolLen)
-  if (bad >= 0) {
-    beginError(utf8('tool_name'), utf8('invalid utf-8 at byte '))
-    putDecimal(<u64>bad)
-    return endError()
-  }
-
+export function decideTexts(tool: usize, toolLen: usize, toolIn: bool, args: usize, argsLen: usize, argsIn: bool, ctx: usize, ctxLen: usize, ctxIn: bool): usize {
+  let bad = toolUtf8Error(tool, toolLen, toolIn, utf8('tool_name'))
+  if (bad != 0) return bad
   if (!argsIn) return error(utf8('arguments JSON'), utf8('buffer outside memory'))
   if (!validate(args, argsLen)) return jsonError(utf8('arguments JSON'))
-  setSource(0, rootStart, rootEnd)
-
+  argsStart = rootStart
+  argsEnd = rootEnd
   if (!ctxIn) return error(utf8('context JSON'), utf8('buffer outside memory'))
   if (!validate(ctx, ctxLen)) return jsonError(utf8('context JSON'))
   if (load<u8>(rootStart) != 0x7b) return error(utf8('context JSON'), utf8('not an object'))
-  readContext(rootStart, rootEnd)
+  let repeated = readContext(ctx, rootStart, rootEnd)
+  if (repeated != 0) return repeated
   if (roleEnd == 0) return error(utf8('context JSON'), utf8('role is missing'))
   if (load<u8>(roleStart) != 0x22) return error(utf8('context JSON'), utf8('role is not a string'))
-
   let role = roleStart + 1
   let roleLen = roleEnd - roleStart - 2
   if (roleEscaped) {
     role = scratch(<u64>roleLen)
-    if (role == 0) return error(utf8('evaluate'), utf8('out of memory'))
+    if (role == 0) return faultAnswer()
     roleLen = unescapeInto(role, roleStart + 1, roleEnd - 1)
   }
-
-  let entry = probe(tool, toolLen, role, roleLen)
-  if (entry == 0) return respond(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen)
-  let cond = <usize>entryField(entry, EntryField.CondPtr)
-  if (cond == 0) return respond(true, Outcome.NoCondition, tool, toolLen, role, roleLen)
-  let passed = judge(resolveReads(cond, sources))
-  // Scratch ran out comparing values: the answer above cannot be trusted.
-  if (outOfMemory) return error(utf8('evaluate'), utf8('out of memory'))
-  return respond(passed, passed ? Outcome.Passed : Outcome.Failed, tool, toolLen, role, roleLen)
-}
-
-/** Entries start right after the 64-byte header (docs/design.md "The policy blob"). */
-const ENTRIES_AT: usize = 64
-const ENTRY_BYTES: usize = 20
-/** Not a condition address: there is no such entry (0 is an entry without condition). */
-const NO_ENTRY: usize = 1
-/** The index that asks for the answer when the table has no entry: the default action. */
-const NO_RULE: u32 = 0xffffffff
-
-/**
- * `evaluate_fields` (docs/design.md "The fields export"): the condition of table
- * entry `index` (metadata order) on values the host looked up itself. `table`
- * holds one (u32 ptr, u32 len) per read of the condition, in metadata order, each
- * a JSON text, len 0 for an absent field. Answers `A` (Allow), or `D` (Deny) then
- * the account of the failed check, else an `{"error"}` response. Index
- * 0xFFFFFFFF (no entry) answers the default action, `A` or `D`, reading no table.
- */
-export function decideFields(index: u32, table: usize): usize {
-  let policy = hasPolicy()
-  let first = <usize>__perso_policy + ENTRIES_AT
-  let cond = NO_ENTRY
-  if (policy && <u64>index * ENTRY_BYTES < <u64>(<usize>header(Header.TablePtr) - first)) {
-    cond = <usize>entryField(first + <usize>index * ENTRY_BYTES, EntryField.CondPtr)
-  }
-  let count = cond > NO_ENTRY ? load<u32>(cond) : 0
-  let floor = valuesEnd(table, count)
-  beginCall(floor)
-  if (policy && index == NO_RULE) return header(Header.DefaultAction) == 1 ? ALLOW : DENY
-  if (cond == NO_ENTRY || floor == 0) return error(utf8('evaluate_fields'), utf8('invalid input'))
-  if (cond == 0) return fieldsAnswer(true)
-  let root = startReads(cond)
-  for (let r: u32 = 0; root != 0 && r < count; r++) {
-    let len = <usize>load<u32>(table + <usize>r * 8, 4)
-    if (len == 0) continue
-    if (!validate(<usize>load<u32>(table + <usize>r * 8), len)) return error(utf8('evaluate_fields'), utf8('invalid input'))
-    setValue(r, rootStart, rootEnd)
-  }
-  let passed = judge(root)
-  if (outOfMemory) return error(utf8('evaluate'), utf8('out of memory'))
-  return fieldsAnswer(passed)
+  return decide(tool, toolLen, role, roleLen, From.Texts)
 }
 
 /**
- * End of the values table and of every value it points at, to keep scratch
- * above them; 0 when any is outside memory. An absent value (len 0) is not
- * read, so it may point anywhere. `table` is an address `alloc` gave, never 0.
+ * Records the `role`, `agent_attrs` and `resource_attrs` of the context object;
+ * a repeated one is an input error (spec §4: two readers must never see two
+ * callers), answered here; 0 otherwise.
  */
-function valuesEnd(table: usize, count: u32): u64 {
-  let end = endIfInMemory(table, <usize>count << 3)
-  for (let r: u32 = 0; end != 0 && r < count; r++) {
-    let len = <usize>load<u32>(table + <usize>r * 8, 4)
-    if (len == 0) continue
-    let value = endIfInMemory(<usize>load<u32>(table + <usize>r * 8), len)
-    end = value == 0 ? 0 : max(end, value)
-  }
-  return end
-}
-
-/** The answers `A` and `D` without account, which never change: kept in static data, not written at every call. */
-const ALLOW: usize = memory.data<u8>([1, 0, 0, 0, 0x41])
-const DENY: usize = memory.data<u8>([1, 0, 0, 0, 0x44])
-
-/** `A`, or `D` and the account as plain UTF-8: the fields export answers no JSON. */
-function fieldsAnswer(passed: bool): usize {
-  if (passed) return ALLOW
-  begin()
-  plain = true
-  putText(utf8('D'))
-  if (failure != Failure.Holds && failedNode != 0) writeAccount()
-  return finish()
-}
-
-function setSource(index: usize, start: usize, end: usize): void {
-  store<u32>(sources + index * 8, start)
-  store<u32>(sources + index * 8, end, 4)
-}
-
-/** Records the last `role`, `agent_attrs` and `resource_attrs` of the context object. */
-function readContext(start: usize, end: usize): void {
+function readContext(ctx: usize, start: usize, end: usize): usize {
   roleEnd = 0
-  setSource(1, 0, 0)
-  setSource(2, 0, 0)
+  agentEnd = 0
+  resourceEnd = 0
   for (let p = nextMember(start + 1, end, true); p != 0; p = nextMember(p, end, true)) {
     if (keyIs(utf8('role'))) {
+      if (roleEnd != 0) return repeatedKey(ctx, utf8('role'))
       roleStart = valueStart
       roleEnd = valueEnd
       roleEscaped = stringEscaped
-    } else if (keyIs(utf8('agent_attrs'))) setSource(1, valueStart, valueEnd)
-    else if (keyIs(utf8('resource_attrs'))) setSource(2, valueStart, valueEnd)
+    } else if (keyIs(utf8('agent_attrs'))) {
+      if (agentEnd != 0) return repeatedKey(ctx, utf8('agent_attrs'))
+      agentStart = valueStart
+      agentEnd = valueEnd
+    } else if (keyIs(utf8('resource_attrs'))) {
+      if (resourceEnd != 0) return repeatedKey(ctx, utf8('resource_attrs'))
+      resourceStart = valueStart
+      resourceEnd = valueEnd
+    }
   }
+  return 0
 }
 
 /** True when the current member's key, unescaped, is `text` (made by `utf8('…')`). */
@@ -171,12 +105,102 @@ function keyIs(text: usize): bool {
   return keyEquals(text + 1, load<u8>(text))
 }
 
-function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize): usize {
+/** `context JSON: <key> is repeated at byte N`, N where the repeated key starts. */
+function repeatedKey(ctx: usize, key: usize): usize {
+  beginError(utf8('context JSON'), key)
+  putText(utf8(' is repeated at byte '))
+  putDecimal(<u64>(keyStart - 1 - ctx))
+  return endError()
+}
+
+// ---- evaluate_values: the values the host looked up for the entry's reads
+
+/** The values table at `table`: `count` records, each inside memory (checked by the caller). */
+let table: usize = 0
+
+/**
+ * `evaluate_values` (docs/design.md "The values export") on inputs the caller
+ * declared: the tool name and the role as UTF-8, and a table of the values of
+ * the entry's reads, each claimed by source and field name.
+ */
+export function decideValues(tool: usize, toolLen: usize, toolIn: bool, role: usize, roleLen: usize, roleIn: bool, values: usize, valuesIn: bool): usize {
+  let bad = toolUtf8Error(tool, toolLen, toolIn, utf8('tool_name'))
+  if (bad == 0) bad = toolUtf8Error(role, roleLen, roleIn, utf8('role'))
+  if (bad != 0) return bad
+  if (!valuesIn) return error(utf8('evaluate_values'), utf8('values table outside memory'))
+  table = values
+  return decide(tool, toolLen, role, roleLen, From.Values)
+}
+
+/**
+ * Sets each read's value from the table; an error response when the table does
+ * not claim exactly the entry's reads, in order, or a value is not one JSON
+ * text nested as the request's own text could hold it.
+ */
+function readValues(): usize {
+  let count = readCountOf()
+  if (load<u32>(table, ValuesTable.Count) != count) return valuesMismatch()
+  for (let r: u32 = 0; r < count; r++) {
+    let record = table + ValuesTable.Records + <usize>r * ValueRecord.Size
+    let read = readAt(r)
+    let source = load<u32>(read, Read.Source)
+    let nameLen = <usize>load<u32>(read, Read.FieldLen)
+    if (load<u32>(record, ValueRecord.Source) != source || <usize>load<u32>(record, ValueRecord.NameLen) != nameLen) return valuesMismatch()
+    if (!bytesEqual(load<u32>(record, ValueRecord.NamePtr), load<u32>(read, Read.FieldPtr), nameLen)) return valuesMismatch()
+    let len = <usize>load<u32>(record, ValueRecord.ValueLen)
+    if (len == 0) continue
+    let value = <usize>load<u32>(record, ValueRecord.ValuePtr)
+    // An argument sits one level inside the arguments object, an attribute two inside the context.
+    let levels = source == Source.Arguments ? Limit.Depth - 1 : Limit.Depth - 2
+    if (!validate(value, len, levels)) {
+      beginError(utf8('evaluate_values'), utf8('value '))
+      putDecimal(<u64>r)
+      putText(utf8(' is not one JSON text at byte '))
+      putDecimal(<u64>errorAt)
+      return endError()
+    }
+    setValue(r, rootStart, rootEnd)
+  }
+  return 0
+}
+
+function valuesMismatch(): usize {
+  return error(utf8('evaluate_values'), utf8("the values do not claim the entry's reads; the metadata is not this artifact's"))
+}
+
+// ---- The one path
+
+/** The decision on (tool, role), with the values of the entry's reads taken `from` the request's texts or the values table. */
+function decide(tool: usize, toolLen: usize, role: usize, roleLen: usize, from: From): usize {
+  let entry = probe(tool, toolLen, role, roleLen)
+  let cond: usize = entry == 0 ? 0 : <usize>load<u32>(entry, Entry.CondPtr)
+  // The table must claim exactly the entry's reads: none for a pair without condition.
+  if (from == From.Values && cond == 0 && load<u32>(table, ValuesTable.Count) != 0) return valuesMismatch()
+  if (entry == 0) return respond(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen, 0, 0)
+  if (cond == 0) return respond(true, Outcome.NoCondition, tool, toolLen, role, roleLen, 0, 0)
+  let root = startReads(cond)
+  if (root == 0) return faultAnswer()
+  if (from == From.Texts) {
+    readSource(Source.Arguments, argsStart, argsEnd)
+    readSource(Source.AgentAttributes, agentStart, agentEnd)
+    readSource(Source.ResourceAttributes, resourceStart, resourceEnd)
+  } else {
+    let refused = readValues()
+    if (refused != 0) return refused
+  }
+  if (holds(root)) return fault != Fault.None ? faultAnswer() : respond(true, Outcome.Passed, tool, toolLen, role, roleLen, 0, 0)
+  let account = startText()
+  explain(root)
+  let accountEnd = textEnd()
+  if (fault != Fault.None) return faultAnswer()
+  return respond(false, Outcome.Failed, tool, toolLen, role, roleLen, account, accountEnd)
+}
+
+/** Spec §4's reason for the outcome, with the account of a failed condition after `: `. */
+function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize, account: usize, accountEnd: usize): usize {
   begin()
   putText(allow ? utf8('{"decision":"Allow","reason":"') : utf8('{"decision":"Deny","reason":"'))
-  // "no " then the text the other outcomes share: 19 bytes less in every artifact.
-  if (outcome == Outcome.NoRule) putText(utf8('no '))
-  putText(utf8("rule matched tool '"))
+  putText(outcome == Outcome.NoRule ? utf8("no rule matched tool '") : utf8("rule matched tool '"))
   putEscaped(tool, toolLen)
   putText(utf8("' for role '"))
   putEscaped(role, roleLen)
@@ -184,17 +208,33 @@ function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, rol
   else if (outcome == Outcome.NoCondition) putText(utf8("'; no condition required"))
   else if (outcome == Outcome.Passed) putText(utf8("'; condition passed"))
   else {
-    putText(utf8("'; condition failed"))
-    if (failure != Failure.Holds && failedNode != 0) {
-      putText(utf8(': '))
-      writeAccount()
-    }
+    putText(utf8("'; condition failed: "))
+    putEscaped(account, accountEnd - account)
   }
   putText(utf8('"}'))
   return finish()
 }
 
-function jsonError(input: usize): usize {
+/** The error for the call's fault: it never turns into a decision. */
+export function faultAnswer(): usize {
+  if (fault == Fault.Corrupt) return error(utf8('evaluate'), utf8('the policy in this artifact is corrupt; recompile it with perso compile'))
+  if (fault == Fault.Limit) return error(utf8('evaluate'), utf8('a number is too long to read exactly'))
+  return error(utf8('evaluate'), utf8('out of memory'))
+}
+
+// ---- Input errors
+
+/** The error for a name that is outside memory or not UTF-8, or 0 when it is fine. */
+function toolUtf8Error(p: usize, len: usize, inside: bool, input: usize): usize {
+  if (!inside) return error(input, utf8('buffer outside memory'))
+  let bad = invalidUtf8At(p, len)
+  if (bad < 0) return 0
+  beginError(input, utf8('invalid utf-8 at byte '))
+  putDecimal(<u64>bad)
+  return endError()
+}
+
+export function jsonError(input: usize): usize {
   if (errorCode == JsonError.Empty) return error(input, utf8('empty input'))
   beginError(input, jsonMessage(errorCode))
   putText(utf8(' at byte '))
@@ -231,7 +271,7 @@ function jsonMessage(code: JsonError): usize {
     case JsonError.NumberOutOfRange:
       return utf8('number out of range')
     case JsonError.TooDeep:
-      return utf8('nesting deeper than 128')
+      return utf8('nested 128 levels deep or more')
   }
   return utf8('invalid JSON')
 }

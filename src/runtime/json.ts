@@ -1,13 +1,12 @@
 // Strict JSON (RFC 8259) over bytes: a validator that keeps its container stack in
-// two u64 bit sets (depth is capped at 128, so no recursion and no stack growth),
-// and skip helpers that walk text the validator has already accepted.
+// two u64 bit sets (nesting is capped below 128 levels, so no recursion and no
+// stack growth), and skip helpers that walk text the validator has already accepted.
 
+import { Limit } from './layout'
 import { bytesEqual, utf8Sequence } from './text'
-import { parseNumber } from './number'
+import { EXPONENT_CAP, parseNumber } from './number'
 import { unescapedEquals } from './unescape'
 
-/** Deepest nesting accepted: 128 open containers. */
-export const MAX_DEPTH: i32 = 128
 
 export const enum JsonError {
   None = 0,
@@ -105,10 +104,12 @@ const HIGHS: u64 = 0x8080808080808080
 }
 
 /**
- * Checks that `[start, start + len)` is exactly one JSON text. On success sets
- * `rootStart`/`rootEnd`; on failure sets `errorCode`/`errorAt` (first error wins).
+ * Checks that `[start, start + len)` is exactly one JSON text nested fewer than
+ * `levels` deep (spec §5: 128 for a whole input; less for a value that sits
+ * inside one). On success sets `rootStart`/`rootEnd`; on failure sets
+ * `errorCode`/`errorAt` (first error wins).
  */
-export function validate(start: usize, len: usize): bool {
+export function validate(start: usize, len: usize, levels: i32 = Limit.Depth): bool {
   let end = start + len
   textStart = start
   errorCode = JsonError.None
@@ -121,7 +122,7 @@ export function validate(start: usize, len: usize): bool {
     if (p >= end) return fail(JsonError.UnexpectedEnd, p) != 0
     let c = <u32>load<u8>(p)
     if (c == 0x7b || c == 0x5b) {
-      if (depth == MAX_DEPTH) return fail(JsonError.TooDeep, p) != 0
+      if (depth + 1 >= levels) return fail(JsonError.TooDeep, p) != 0
       let object = c == 0x7b
       setObject(depth, object)
       depth++
@@ -298,8 +299,7 @@ function scanNumber(start: usize, end: usize): usize {
     }
     if (p >= end || !isDigit(load<u8>(p))) return fail(JsonError.InvalidNumber, p)
     while (p < end && isDigit(load<u8>(p))) {
-      // Saturate: beyond a billion the value is 0 or infinite either way.
-      if (exponent < 1000000000) exponent = exponent * 10 + <i64>(load<u8>(p) - 0x30)
+      if (exponent < EXPONENT_CAP) exponent = exponent * 10 + <i64>(load<u8>(p) - 0x30)
       p++
     }
     if (negative) exponent = -exponent

@@ -1,26 +1,17 @@
-// The bounded allocator (docs/design.md "Memory model"): an input arena the host
-// fills through `alloc`, and per-call scratch above it; nothing else ever grows memory.
+// The heap (docs/design.md "Memory model"): host buffers, responses and free
+// blocks, each behind a 16-byte header, and above the last block the
+// wilderness, where a call keeps its scratch. Host buffers sit on a recency
+// list, so that those a host never releases are reclaimed, oldest first,
+// once they pass the budget of spec §6.
 
-import { heapStart } from './blob'
-
-/** Largest buffer `alloc` hands out: 256 MiB. Bigger requests answer 0. */
-export const INPUT_LIMIT: u32 = 256 << 20
+import { Fault, clearFault, raise } from './fault'
+import { Limit } from './layout'
 
 const PAGE_BITS: u64 = 16
 /** wasm32 linear memory can never exceed 4 GiB. */
 const MEMORY_LIMIT: u64 = <u64>1 << 32
 
-let arenaTop: usize = 0
-/** Set by `evaluate` and `init`: the next `alloc` starts the arena afresh. */
-let arenaStale: bool = true
-let scratchTop: usize = 0
-
-/** Set when scratch could not grow; the call then answers an error. */
-export let outOfMemory: bool = false
-
-export function align16(x: u64): u64 {
-  return (x + 15) & ~<u64>15
-}
+// ---- Memory size
 
 /**
  * Memory size last seen. Memory never shrinks, so a check that fits under it
@@ -44,66 +35,360 @@ function grow(end: u64): bool {
   let have = memoryBytes()
   if (end <= have) return true
   if (end > MEMORY_LIMIT) return false
-  let pages = <i32>((end - have + 0xFFFF) >> PAGE_BITS)
-  return memory.grow(pages) >= 0
+  let pages = <i32>((end - have + 0xffff) >> PAGE_BITS)
+  if (memory.grow(pages) < 0) return false
+  memoryBytes()
+  return true
 }
 
 /** True when `[ptr, ptr + len)` lies inside memory. */
-// @ts-ignore: decorator
 export function inMemory(ptr: usize, len: usize): bool {
   let end = <u64>ptr + <u64>len
   return end <= knownBytes || end <= memoryBytes()
 }
 
-export function alloc(len: i32): usize {
-  if (len < 0 || <u32>len > INPUT_LIMIT) return 0
-  if (arenaStale) {
-    arenaTop = heapStart()
-    arenaStale = false
+export function align16(x: u64): u64 {
+  return (x + 15) & ~<u64>15
+}
+
+// ---- Blocks
+
+/** A block's header, 16 bytes before its data. */
+const enum Block {
+  /** The block's whole size (a multiple of 16), or-ed with its kind and PREV_FREE. */
+  Size = 0,
+  /** The length `alloc` was asked for, or a response's 4 + n: what `dealloc` must be given. */
+  Length = 4,
+  /** Links: a free block's place in its size class list, a host buffer's in the recency list. */
+  Prev = 8,
+  Next = 12,
+  Header = 16,
+}
+
+const FREE: u32 = 1
+const BUFFER: u32 = 2
+const RESPONSE: u32 = 4
+const KIND: u32 = 7
+/** Set in a block whose predecessor is free: that block's last word is its size. */
+const PREV_FREE: u32 = 8
+const FLAGS: u32 = 15
+const MIN_BLOCK: usize = 32
+/** Free blocks of size [2^c, 2^(c+1)) are on list c. */
+const CLASSES: u32 = 32
+
+const HEADS: usize = memory.data(CLASSES * 4)
+/** Bit c: list c is not empty. */
+let freeLists: u32 = 0
+/**
+ * Per 64 KiB page of memory, the block that covers the page's first byte,
+ * so that the block holding any address is found by walking one page at most.
+ */
+const PAGES: usize = memory.data(<i32>Limit.MemoryPages * 4)
+
+/** The first block, 0 until the heap is started. */
+let heapBase: usize = 0
+/** The end of the last block: the wilderness starts here. */
+let top: usize = 0
+
+// @ts-ignore: decorator
+@inline function sizeOf(b: usize): usize {
+  return <usize>(load<u32>(b) & ~FLAGS)
+}
+
+// @ts-ignore: decorator
+@inline function kindOf(b: usize): u32 {
+  return load<u32>(b) & KIND
+}
+
+/** The block size that holds `len` bytes of data; past memory's limit for lengths no memory holds. */
+function blockSize(len: u64): u64 {
+  return max<u64>(align16(<u64>Block.Header + len), MIN_BLOCK)
+}
+
+export function heapStarted(): bool {
+  return heapBase != 0
+}
+
+/** The heap begins at `base` (past the blob); called once, before anything is allocated. */
+export function startHeap(base: usize): void {
+  heapBase = <usize>align16(<u64>base)
+  top = heapBase
+  memoryBytes()
+}
+
+/** Points every page whose first byte `[b, b + size)` covers at `b`. */
+function claimPages(b: usize, size: usize): void {
+  let end = <u64>b + <u64>size
+  for (let page = (<u64>b + 0xffff) >> PAGE_BITS; page << PAGE_BITS < end && page < <u64>Limit.MemoryPages; page++) {
+    store<u32>(PAGES + <usize>page * 4, b)
   }
-  let ptr = arenaTop
-  let end = align16(<u64>ptr + <u64>len)
-  if (!reserve(end)) return 0
-  arenaTop = <usize>end
-  return ptr
+}
+
+/** The block holding `address`, which lies in `[heapBase, top)`; 0 if a header was overwritten. */
+function blockAt(address: usize): usize {
+  let b = <usize>load<u32>(PAGES + (address >> <usize>PAGE_BITS) * 4)
+  if (b < heapBase || b > address) b = heapBase
+  while (true) {
+    let size = sizeOf(b)
+    // Only a host writing past its buffers can make a size 0; never loop on it.
+    if (size < MIN_BLOCK) return 0
+    if (b + size > address) return b
+    b += size
+  }
+  return 0
+}
+
+/** Tells the block after `b` (ending at `end`) whether its predecessor is free. */
+function flagNext(end: usize, free: bool): void {
+  if (end >= top) return
+  let word = load<u32>(end)
+  store<u32>(end, free ? word | PREV_FREE : word & ~PREV_FREE)
+}
+
+function classOf(size: usize): u32 {
+  return 31 - <u32>clz(<u32>size)
+}
+
+function pushFree(b: usize, size: usize): void {
+  store<u32>(b, <u32>size | FREE)
+  store<u32>(b + size - 4, <u32>size)
+  let c = classOf(size)
+  let head = load<u32>(HEADS + c * 4)
+  store<u32>(b, 0, Block.Prev)
+  store<u32>(b, head, Block.Next)
+  if (head != 0) store<u32>(head, b, Block.Prev)
+  store<u32>(HEADS + c * 4, b)
+  freeLists |= 1 << c
+  flagNext(b + size, true)
+  claimPages(b, size)
+}
+
+function unlinkFree(b: usize): void {
+  let prev = <usize>load<u32>(b, Block.Prev)
+  let next = <usize>load<u32>(b, Block.Next)
+  if (prev != 0) store<u32>(prev, next, Block.Next)
+  else {
+    let c = classOf(sizeOf(b))
+    store<u32>(HEADS + c * 4, next)
+    if (next == 0) freeLists &= ~(1 << c)
+  }
+  if (next != 0) store<u32>(next, prev, Block.Prev)
 }
 
 /**
- * Starts a call's scratch just past the arena and past `floor` (the end of the
- * highest input buffer), so scratch never overlaps what the host wrote.
- * The arena is reset by the next `alloc`.
+ * A block of `size` bytes (a multiple of 16, at least 32) of `kind`: the first
+ * free block of a size class that surely fits, split when the rest is a
+ * block's worth, else new from the wilderness. 0 when memory cannot grow.
  */
-export function beginCall(floor: u64): void {
-  // The arena top is past the heap start once anything was allocated: no blob lookup then.
-  let base = align16(max<u64>(arenaTop != 0 ? <u64>arenaTop : <u64>heapStart(), floor))
-  // An in-memory floor is below 4 GiB; clamp anyway so the cast cannot wrap.
-  scratchTop = <usize>min<u64>(base, MEMORY_LIMIT - 16)
-  arenaStale = true
-  outOfMemory = false
+function take(size: u64, kind: u32): usize {
+  if (size > <u64>Limit.MemoryPages << PAGE_BITS) return 0
+  let need = <usize>size
+  let c = classOf(need)
+  if ((need & (need - 1)) != 0) c++
+  let fits = c < CLASSES ? freeLists & (<u32>0xffffffff << c) : 0
+  let b: usize
+  if (fits != 0) {
+    b = <usize>load<u32>(HEADS + <usize>ctz(fits) * 4)
+    unlinkFree(b)
+    let have = sizeOf(b)
+    if (have - need >= MIN_BLOCK) {
+      store<u32>(b, <u32>need | kind)
+      pushFree(b + need, have - need)
+    } else {
+      store<u32>(b, <u32>have | kind)
+      flagNext(b + have, false)
+    }
+  } else {
+    b = top
+    if (!reserve(<u64>b + size)) return 0
+    top = b + need
+    // The block below the top is never free (a free one returns to the wilderness): no PREV_FREE.
+    store<u32>(b, <u32>need | kind)
+    claimPages(b, need)
+  }
+  return b
 }
 
-/** `len` bytes of scratch (16-aligned), or 0 with `outOfMemory` set. */
+/** Frees `b`, merged with its free neighbours; at the top it returns to the wilderness. */
+function free(b: usize): void {
+  let size = sizeOf(b)
+  let next = b + size
+  if (next < top && kindOf(next) == FREE) {
+    unlinkFree(next)
+    size += sizeOf(next)
+  }
+  if ((load<u32>(b) & PREV_FREE) != 0) {
+    let before = <usize>load<u32>(b - 4)
+    b -= before
+    unlinkFree(b)
+    size += before
+  }
+  if (b + size == top) top = b
+  else pushFree(b, size)
+}
+
+// ---- Host buffers: the recency list and the budget
+
+let oldest: usize = 0
+let newest: usize = 0
+/** The first buffer used (passed or allocated) since the latest call began, or 0: from it on, nothing is reclaimed. */
+let sinceCall: usize = 0
+/** Bytes of all host buffers' blocks. */
+let bufferBytes: u64 = 0
+
+function append(b: usize): void {
+  store<u32>(b, newest, Block.Prev)
+  store<u32>(b, 0, Block.Next)
+  if (newest != 0) store<u32>(newest, b, Block.Next)
+  else oldest = b
+  newest = b
+  if (sinceCall == 0) sinceCall = b
+}
+
+function unlink(b: usize): void {
+  let prev = <usize>load<u32>(b, Block.Prev)
+  let next = <usize>load<u32>(b, Block.Next)
+  if (prev != 0) store<u32>(prev, next, Block.Next)
+  else oldest = next
+  if (next != 0) store<u32>(next, prev, Block.Prev)
+  else newest = prev
+  if (sinceCall == b) sinceCall = next
+}
+
+/** Frees the least recently used host buffers until `need` more bytes fit the budget, never one used since the latest call began. */
+function reclaim(need: u64): void {
+  while (bufferBytes + need > <u64>Limit.BufferBudget && oldest != 0 && oldest != sinceCall) {
+    let b = oldest
+    unlink(b)
+    bufferBytes -= sizeOf(b)
+    free(b)
+  }
+}
+
+/** Spec §6 `alloc`: a buffer of `len` bytes, the host's until it deallocs it. Traps when memory cannot grow. */
+export function allocBuffer(len: i32): usize {
+  let size = blockSize(<u64><u32>len)
+  reclaim(size)
+  let b = take(size, BUFFER)
+  if (b == 0) unreachable()
+  store<u32>(b, len, Block.Length)
+  append(b)
+  bufferBytes += sizeOf(b)
+  return b + Block.Header
+}
+
+/** The most recent response: most hosts release it next, and then no page is walked. */
+let lastResponse: usize = 0
+
+/** The block whose data starts at `ptr`, or 0 when there is none. */
+function blockOf(ptr: usize): usize {
+  if ((ptr & 15) != 0 || ptr < heapBase + Block.Header || ptr >= top) return 0
+  let b = ptr - Block.Header
+  if (b == lastResponse || b == newest) return b
+  return blockAt(b) == b ? b : 0
+}
+
+/** Spec §6 `dealloc`: frees a host buffer or a response given with its length; ignores anything else. */
+export function release(ptr: usize, len: usize): void {
+  let b = blockOf(ptr)
+  if (b == 0 || <usize>load<u32>(b, Block.Length) != len) return
+  let kind = kindOf(b)
+  if (kind == BUFFER) {
+    unlink(b)
+    bufferBytes -= sizeOf(b)
+  } else if (kind != RESPONSE) return
+  if (b == lastResponse) lastResponse = 0
+  free(b)
+}
+
+/** Moves the host buffers `[from, to)` lies in to the end of the recency list. */
+function useBuffers(from: usize, to: usize): void {
+  if (from < heapBase) from = heapBase
+  if (to > top) to = top
+  if (from >= to) return
+  if (newest != 0 && from >= newest && to <= newest + sizeOf(newest)) {
+    if (sinceCall == 0) sinceCall = newest
+    return
+  }
+  for (let b = blockAt(from); b != 0 && b < to; b += sizeOf(b)) {
+    if (kindOf(b) != BUFFER) continue
+    unlink(b)
+    append(b)
+  }
+}
+
+// ---- Calls: inputs and scratch
+
+let scratchFloor: usize = 0
+let scratchTop: usize = 0
+
+/** Starts a call: its inputs are then declared with `input`, and scratch starts with `startScratch`. */
+export function beginCall(): void {
+  sinceCall = 0
+  scratchFloor = top
+  clearFault()
+}
+
+/**
+ * Declares that the call reads `[ptr, ptr + len)`: false when that is outside
+ * memory (as the host left it). Otherwise the buffers it lies in count as used,
+ * and scratch will start above it.
+ */
+export function input(ptr: usize, len: usize): bool {
+  if (!inMemory(ptr, len)) return false
+  if (len == 0) return true
+  useBuffers(ptr, ptr + len)
+  if (ptr + len > scratchFloor) scratchFloor = ptr + len
+  return true
+}
+
+/** Scratch starts above the heap and every input, one header's room higher so the response block can sit at the top. */
+export function startScratch(): void {
+  scratchTop = <usize>min<u64>(align16(<u64>scratchFloor) + Block.Header, MEMORY_LIMIT - 16)
+}
+
+/** `len` bytes of scratch (16-aligned), or 0 with the call's fault raised. */
 export function scratch(len: u64): usize {
   let ptr = scratchTop
   let end = align16(<u64>ptr + len)
   if (!reserve(end)) {
-    outOfMemory = true
+    raise(Fault.OutOfMemory)
     return 0
   }
   scratchTop = <usize>end
   return ptr
 }
 
-/** The current scratch top, to hand back with `release` when a nested use is done. */
-export function mark(): usize {
+/** The scratch top, to hand back to `rewind` when a nested use is done. */
+export function scratchMark(): usize {
   return scratchTop
 }
 
-export function release(top: usize): void {
-  scratchTop = top
+export function rewind(mark: usize): void {
+  scratchTop = mark
 }
 
-/** End of a host buffer, to keep scratch above it; 0 for a buffer outside memory. */
-export function endIfInMemory(ptr: usize, len: usize): u64 {
-  return inMemory(ptr, len) ? <u64>ptr + <u64>len : 0
+/** Moves the scratch top to `end` (a text being written claims its bytes), false when memory cannot grow. */
+export function claimTo(end: u64): bool {
+  if (!reserve(end)) {
+    raise(Fault.OutOfMemory)
+    return false
+  }
+  scratchTop = <usize>end
+  return true
+}
+
+/**
+ * Keeps a response written in scratch (`length` bytes at `at`: the u32 length,
+ * then the text) in a block of its own, intact until the host deallocs it;
+ * its address, or 0 when memory cannot hold it.
+ */
+export function keepResponse(at: usize, length: usize): usize {
+  let b = take(blockSize(<u64>length), RESPONSE)
+  if (b == 0) return 0
+  store<u32>(b, <u32>length, Block.Length)
+  // A block carved at the top sits below the text: scratch starts a header's room above the top.
+  memory.copy(b + Block.Header, at, length)
+  lastResponse = b
+  return b + Block.Header
 }

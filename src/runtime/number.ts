@@ -2,7 +2,7 @@
 // Number() gives: Clinger's fast path, else an exact big-integer division.
 
 import { BIGNUM_BYTES, bitLength, compare, isZero, mulAdd, mulPow10, setSmall, shiftLeft, shiftRightOne, subtract } from './bignum'
-import { mark, release, scratch } from './memory'
+import { rewind, scratch, scratchMark } from './memory'
 
 /**
  * Halfway points between doubles have at most 767 significant digits, so
@@ -10,6 +10,12 @@ import { mark, release, scratch } from './memory'
  * rounding exactly.
  */
 const MAX_DIGITS: i32 = 800
+
+/**
+ * Saturation of an exponent being read: past it the number is 0 or out of
+ * range whatever else it holds, since inputs are shorter than 2^32 bytes.
+ */
+export const EXPONENT_CAP: i64 = 1000000000000000
 
 function isDigit(c: u32): bool {
   return c - 0x30 < 10
@@ -65,7 +71,7 @@ function locateDigits(start: usize, end: usize): bool {
     let negative = load<u8>(p) == 0x2d
     if (load<u8>(p) == 0x2d || load<u8>(p) == 0x2b) p++
     while (p < end && isDigit(load<u8>(p))) {
-      if (exponent < 1000000000) exponent = exponent * 10 + <i64>(load<u8>(p) - 0x30)
+      if (exponent < EXPONENT_CAP) exponent = exponent * 10 + <i64>(load<u8>(p) - 0x30)
       p++
     }
     if (negative) exponent = -exponent
@@ -116,7 +122,7 @@ function clinger(): f64 {
 
 /** Correct rounding by long division: q = floor(N·2^s / D) with q of 55–56 bits. */
 function exact(): f64 {
-  let top = mark()
+  let top = scratchMark()
   let n = scratch(2 * BIGNUM_BYTES)
   if (n == 0) return NaN
   let d = n + BIGNUM_BYTES
@@ -161,7 +167,7 @@ function exact(): f64 {
     }
   }
   let sticky = !isZero(n)
-  release(top)
+  rewind(top)
   return round(q, s, sticky)
 }
 

@@ -1,31 +1,36 @@
-// Writes a response into call scratch: a 4-byte little-endian length, then UTF-8
-// JSON. Text from inputs and the policy is escaped exactly like serde_json.
+// Texts written at the scratch top, each write claiming its bytes (so scratch
+// taken while a text is being written lies above it and is given back before the
+// next write): the account of a failed condition, canonical JSON, and the
+// response, which `finish` moves into a block of its own (spec §6 "Lifetimes").
+// Text from inputs and the policy is escaped exactly like serde_json.
 
-import { knownBytes, mark, reserve, scratch } from './memory'
+import { claimTo, keepResponse, scratchMark } from './memory'
 
-/** Answered when not even the response fits in memory: `{"error":"out of memory"}`. */
+/** Answered when not even the response fits in memory: `{"error":"out of memory"}`, in static data (dealloc ignores it). */
 const OUT_OF_MEMORY: usize = memory.data<u8>([
   0x19, 0x0, 0x0, 0x0, 0x7b, 0x22, 0x65, 0x72, 0x72, 0x6f, 0x72, 0x22, 0x3a, 0x22, 0x6f, 0x75, 0x74,
   0x20, 0x6f, 0x66, 0x20, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x22, 0x7d,
 ])
 
-let base: usize = 0
+/** Where the next byte goes: always the scratch top. */
 let pos: usize = 0
+/** Set when a write to the response being written could not get memory (the call's fault is raised too). */
 let failed: bool = false
-/** Set after `begin` for an answer that is plain UTF-8, not JSON: `putEscaped` then copies. */
-export let plain: bool = false
 
-/** Starts a response at the scratch top; nothing else may take scratch until `finish`. */
-export function begin(): void {
-  base = mark()
-  pos = base + 4
-  failed = !reserve(<u64>pos)
-  plain = false
+/** Starts (or, after scratch was given back, resumes) the text at the scratch top; returns where it starts. */
+export function startText(): usize {
+  pos = scratchMark()
+  return pos
 }
 
-/** False, and the response fails, when `n` more bytes cannot be had. */
+/** The end of the text being written. */
+export function textEnd(): usize {
+  return pos
+}
+
+/** False, and the text fails, when `n` more bytes cannot be had. */
 function room(n: usize): bool {
-  if (reserve(<u64>pos + <u64>n)) return true
+  if (claimTo(<u64>pos + <u64>n)) return true
   failed = true
   return false
 }
@@ -40,8 +45,7 @@ export function putText(text: usize): void {
  * `memory.copy` (a call out of the compiled code) costs more than this loop.
  */
 export function putBytes(p: usize, len: usize): void {
-  // Nearly always the bytes fit in memory already: no call then.
-  if (<u64>pos + <u64>len > knownBytes && !room(len)) return
+  if (!room(len)) return
   let q = pos
   let end = q + len
   for (; q + 8 <= end; q += 8, p += 8) store<u64>(q, load<u64>(p))
@@ -49,7 +53,18 @@ export function putBytes(p: usize, len: usize): void {
   pos = end
 }
 
-/** Appends `…` (U+2026), which marks a cut text. */
+/** Claims `length` bytes that are already in place at the text position. */
+export function keepWritten(length: usize): void {
+  if (room(length)) pos += length
+}
+
+export function putByte(c: u32): void {
+  if (!room(1)) return
+  store<u8>(pos, c)
+  pos++
+}
+
+/** Appends `…` (U+2026), which marks a shortened value. */
 export function putEllipsis(): void {
   if (!room(3)) return
   store<u8>(pos, 0xe2)
@@ -59,9 +74,9 @@ export function putEllipsis(): void {
 }
 
 export function putDecimal(v: u64): void {
-  if (!room(20)) return
   let digits: usize = 1
   for (let t = v / 10; t > 0; t /= 10) digits++
+  if (!room(digits)) return
   for (let i = digits; i > 0; i--) {
     store<u8>(pos + i - 1, <u8>(0x30 + v % 10))
     v /= 10
@@ -69,10 +84,9 @@ export function putDecimal(v: u64): void {
   pos += digits
 }
 
-/** Appends bytes inside a JSON string: `"` `\` and control characters escaped like serde_json (unless `plain`). */
+/** Appends bytes inside a JSON string: `"` `\` and control characters escaped like serde_json. */
 export function putEscaped(p: usize, len: usize): void {
-  if (plain) return putBytes(p, len)
-  if (<u64>pos + <u64>len * 6 > knownBytes && !room(len * 6)) return
+  if (!room(len * 6)) return
   let q = pos
   for (let i: usize = 0; i < len; i++) {
     let c = <u32>load<u8>(p + i)
@@ -91,20 +105,33 @@ export function putEscaped(p: usize, len: usize): void {
     store<u8>(q + 4, hexDigit(c & 15))
     q += 5
   }
+  // Give back what the escapes did not need.
   pos = q
+  claimTo(<u64>pos)
 }
 
 function hexDigit(d: u32): u8 {
   return <u8>(d < 10 ? 0x30 + d : 0x57 + d)
 }
 
-/** Seals the response and hands back its address (the out-of-memory answer if it did not fit). */
+// ---- Responses: a u32 length, then the JSON text
+
+let responseStart: usize = 0
+
+/** Starts a response at the scratch top. */
+export function begin(): void {
+  failed = false
+  responseStart = startText()
+  room(4)
+  pos += failed ? 0 : 4
+}
+
+/** Seals the response and keeps it in a block of its own (the out-of-memory answer if it does not fit). */
 export function finish(): usize {
   if (failed) return OUT_OF_MEMORY
-  store<u32>(base, <u32>(pos - base - 4))
-  // Claim the bytes so nothing later in this call overwrites them.
-  scratch(<u64>(pos - base))
-  return base
+  store<u32>(responseStart, <u32>(pos - responseStart - 4))
+  let kept = keepResponse(responseStart, pos - responseStart)
+  return kept != 0 ? kept : OUT_OF_MEMORY
 }
 
 /** `{"error":"<input>: <message>` — the caller appends the message's tail, then `endError`. */

@@ -1,7 +1,8 @@
 // The flat (tool, role) table: FNV-1a over `tool 0xFF role`, then linear probing
 // (docs/design.md "Table").
 
-import { EntryField, Header, entryField, header } from './blob'
+import { Entry, Header, Slot } from './layout'
+import { header } from './blob'
 import { bytesEqual } from './text'
 
 const FNV_OFFSET: u32 = 0x811c9dc5
@@ -27,9 +28,9 @@ export function probe(tool: usize, toolLen: usize, role: usize, roleLen: usize):
   // The load factor keeps an empty slot, but bound the walk anyway: never loop forever.
   for (let seen: u32 = 0; seen <= mask; seen++) {
     let slot = slots + (<usize>i << 3)
-    let entry = <usize>load<u32>(slot, 4)
+    let entry = <usize>load<u32>(slot, Slot.EntryPtr)
     if (entry == 0) return 0
-    if (load<u32>(slot) == hash && matches(entry, tool, toolLen, role, roleLen)) return entry
+    if (load<u32>(slot, Slot.Hash) == hash && matches(entry, tool, toolLen, role, roleLen)) return entry
     i = (i + 1) & mask
   }
   return 0
@@ -37,9 +38,9 @@ export function probe(tool: usize, toolLen: usize, role: usize, roleLen: usize):
 
 function matches(entry: usize, tool: usize, toolLen: usize, role: usize, roleLen: usize): bool {
   return (
-    <usize>entryField(entry, EntryField.ToolLen) == toolLen &&
-    <usize>entryField(entry, EntryField.RoleLen) == roleLen &&
-    bytesEqual(<usize>entryField(entry, EntryField.ToolPtr), tool, toolLen) &&
-    bytesEqual(<usize>entryField(entry, EntryField.RolePtr), role, roleLen)
+    <usize>load<u32>(entry, Entry.ToolLen) == toolLen &&
+    <usize>load<u32>(entry, Entry.RoleLen) == roleLen &&
+    bytesEqual(<usize>load<u32>(entry, Entry.ToolPtr), tool, toolLen) &&
+    bytesEqual(<usize>load<u32>(entry, Entry.RolePtr), role, roleLen)
   )
 }

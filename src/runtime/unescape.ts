@@ -15,8 +15,13 @@ function hexValue(p: usize): u32 {
   return v
 }
 
+/** The position after the escape that the last `decodeEscape` decoded. */
+export function escapeEnd(): usize {
+  return decodedEnd
+}
+
 /** At a backslash: the code point it stands for (surrogate pairs joined). */
-function decodeEscape(p: usize): u32 {
+export function decodeEscape(p: usize): u32 {
   let e = <u32>load<u8>(p, 1)
   decodedEnd = p + 2
   if (e == 0x62) return 0x08
@@ -36,7 +41,7 @@ function decodeEscape(p: usize): u32 {
 }
 
 /** Writes the UTF-8 form of `cp` at `dst`; returns its length. */
-function encodeUtf8(dst: usize, cp: u32): usize {
+export function encodeUtf8(dst: usize, cp: u32): usize {
   let units = utf8Units(cp)
   let count = utf8Length(cp)
   for (let k: usize = 0; k < count; k++) store<u8>(dst + k, <u8>(units >> (<u32>k * 8)))

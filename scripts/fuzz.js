@@ -39,7 +39,7 @@ function transpiled() {
   const out = join(rootPath, 'node_modules/.cache/perso-fuzz')
   const files = [
     ...readdirSync(join(rootPath, 'test/fuzz')).map((f) => `test/fuzz/${f}`),
-    ...['reference', 'ref-json', 'json-text', 'arbitraries', 'host'].map((f) => `test/support/${f}.ts`),
+    ...['reference', 'ref-json', 'canonical', 'json-text', 'arbitraries', 'host'].map((f) => `test/support/${f}.ts`),
   ]
   for (const file of files) {
     const source = readFileSync(join(rootPath, file), 'utf8')

@@ -3,16 +3,8 @@
 
 import { createHash } from 'node:crypto'
 import type { Condition, Entry, Node, Program } from './ir.js'
-import type { NumericOp, Source } from './policy.js'
+import { BLOB_FORMAT, BLOB_MAGIC, Cmp, Condition as ConditionLayout, Entry as EntryLayout, Header, Op, Slot, Source } from '../layout.js'
 import { label, listText, numericText } from './texts.js'
-
-export const BLOB_MAGIC = 0x4f535250
-export const BLOB_FORMAT = 1
-export const HEADER_SIZE = 64
-
-const SOURCE_CODES: Record<Source, number> = { Arguments: 0, AgentAttributes: 1, ResourceAttributes: 2 }
-const CMP_CODES: Record<NumericOp, number> = { Lt: 0, Lte: 1, Gt: 2, Gte: 3, Eq: 4 }
-const OP = { all: 1, any: 2, not: 3, numeric: 4, in: 5, notIn: 6, present: 7, equals: 8 } as const
 
 const encoder = new TextEncoder()
 
@@ -111,7 +103,7 @@ function encodeNode(out: Section, pool: Pool, node: Node, condition: Condition):
     case 'all':
     case 'any': {
       const start = out.length
-      out.u8(node.kind === 'all' ? OP.all : OP.any)
+      out.u8(node.kind === 'all' ? Op.All : Op.Any)
       out.u32(node.children.length)
       const size = out.u32(0)
       out.pointer(pool.ref(label(node, condition.reads)))
@@ -121,7 +113,7 @@ function encodeNode(out: Section, pool: Pool, node: Node, condition: Condition):
     }
     case 'not': {
       const start = out.length
-      out.u8(OP.not)
+      out.u8(Op.Not)
       const size = out.u32(0)
       out.pointer(pool.ref(label(node, condition.reads)))
       encodeNode(out, pool, node.child, condition)
@@ -129,39 +121,46 @@ function encodeNode(out: Section, pool: Pool, node: Node, condition: Condition):
       return
     }
     case 'numeric':
-      out.u8(OP.numeric)
+      out.u8(Op.Numeric)
       out.u16(node.read)
-      out.u8(CMP_CODES[node.op])
+      out.u8(Cmp[node.op])
       out.f64(node.value)
       out.pointer(pool.ref(numericText(node.op, node.value)))
       return
     case 'string_in':
-      out.u8(node.negate ? OP.notIn : OP.in)
+      out.u8(node.negate ? Op.NotIn : Op.In)
       out.u16(node.read)
       out.u32(node.values.length)
       out.pointer(pool.list(node.values))
       out.pointer(pool.ref(listText(node.negate ? 'NotIn' : 'In', node.values)))
       return
     case 'present':
-      out.u8(OP.present)
+      out.u8(Op.Present)
       out.u16(node.read)
       return
     case 'equals':
-      out.u8(OP.equals)
+      out.u8(Op.Equals)
       out.u16(node.a)
       out.u16(node.b)
       return
+    default:
+      throw new Error(`internal: unknown node ${(node satisfies never as Node).kind}`)
   }
 }
 
+/** A condition: its size, its reads, its nodes (src/layout.ts `Condition`). */
 function encodeCondition(out: Section, pool: Pool, condition: Condition): void {
+  const start = out.length
+  const size = out.u32(0)
   out.u32(condition.reads.length)
   for (const read of condition.reads) {
-    out.u32(SOURCE_CODES[read.source])
+    out.u32(Source[read.source])
     out.pointer(pool.string(read.field))
     out.u32(pool.length(read.field))
   }
   encodeNode(out, pool, condition.root, condition)
+  out.patch(size, out.length - start)
+  if (size !== start + ConditionLayout.Size) throw new Error('internal: condition header drifted')
 }
 
 /** Smallest power of two that keeps the load factor at or under one half. */
@@ -214,13 +213,13 @@ export function codegen(program: Program, base: number): Uint8Array {
     if (address === undefined) throw new Error(`internal: unplaced ${target.kind} ${target.key}`)
     return address
   }
-  let cursor = base + HEADER_SIZE
+  let cursor = base + Header.Size
   const entriesAt = cursor
   cursor += entries.length
-  cursor = align(cursor, 8)
+  cursor = align(cursor, Slot.Size)
   const tableAt = cursor
   const capacity = tableCapacity(program.entries.length)
-  cursor += capacity * 8
+  cursor += capacity * Slot.Size
   const conditionsAt = cursor
   conditionOffsets.forEach((offset, i) => addresses.condition.set(String(i), conditionsAt + offset))
   cursor = align(cursor + conditions.length, 4)
@@ -238,17 +237,26 @@ export function codegen(program: Program, base: number): Uint8Array {
   }
   const end = cursor
 
+  // The header, field by field in src/layout.ts order; each offset is checked as it is written.
   const out = new Section()
-  out.u32(BLOB_MAGIC)
-  out.u32(BLOB_FORMAT)
-  out.u32(program.defaultAction === 'Allow' ? 1 : 0)
-  out.u32(tableAt)
-  out.u32(capacity - 1)
-  out.pointer(pool.string(program.version))
-  out.u32(pool.length(program.version))
-  out.raw(Buffer.from(program.sha256, 'hex'))
-  out.u32(end)
-  if (out.length !== HEADER_SIZE) throw new Error('internal: header size drifted')
+  const field = (offset: number, write: () => void): void => {
+    if (out.length !== offset) throw new Error(`internal: blob header field at ${out.length}, layout says ${offset}`)
+    write()
+  }
+  field(Header.Magic, () => out.u32(BLOB_MAGIC))
+  field(Header.Format, () => out.u32(BLOB_FORMAT))
+  field(Header.DefaultAction, () => out.u32(program.defaultAction === 'Allow' ? 1 : 0))
+  field(Header.EntryCount, () => out.u32(program.entries.length))
+  field(Header.EntriesPtr, () => out.u32(entriesAt))
+  field(Header.TablePtr, () => out.u32(tableAt))
+  field(Header.TableMask, () => out.u32(capacity - 1))
+  field(Header.ConditionCount, () => out.u32(program.conditions.length))
+  field(Header.ConditionsPtr, () => out.u32(conditionsAt))
+  field(Header.VersionPtr, () => out.pointer(pool.string(program.version)))
+  field(Header.VersionLen, () => out.u32(pool.length(program.version)))
+  field(Header.Digest, () => out.raw(Buffer.from(program.digest, 'hex')))
+  field(Header.BlobEnd, () => out.u32(end))
+  field(Header.Size, () => undefined)
   for (const { at, target } of out.relocations) out.patch(at, addressOf(target))
 
   const place = (section: Section, at: number): void => {
@@ -257,8 +265,8 @@ export function codegen(program: Program, base: number): Uint8Array {
     if (base + out.length !== at + section.length) throw new Error('internal: section misplaced')
   }
   place(entries, entriesAt)
-  out.align(8)
-  const table = encodeTable(program.entries, pool, (i) => entriesAt + i * 20)
+  out.align(Slot.Size)
+  const table = encodeTable(program.entries, pool, (i) => entriesAt + i * EntryLayout.Size)
   out.raw(new Uint8Array(table.buffer))
   place(conditions, conditionsAt)
   out.align(4)
@@ -281,5 +289,5 @@ export function codegen(program: Program, base: number): Uint8Array {
 
 const align = (n: number, to: number): number => Math.ceil(n / to) * to
 
-/** Hex SHA-256 of the policy source: what `init` and the metadata compare against. */
-export const sha256Hex = (source: Uint8Array): string => createHash('sha256').update(source).digest('hex')
+/** Hex SHA-256: of the policy source for the metadata, of its canonical text for the blob (what `init` compares). */
+export const sha256Hex = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex')

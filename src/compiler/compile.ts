@@ -9,6 +9,7 @@ import { lower } from './lower.js'
 import { parse } from './parse.js'
 import type { Policy } from './policy.js'
 import { validate } from './validate.js'
+import { canonicalText } from './canonical.js'
 import { sha256Hex } from './codegen.js'
 
 export interface CompileOptions {
@@ -56,7 +57,7 @@ export function check(source: string | Uint8Array, options: CompileOptions = {})
   const policy = validated.policy
   const expanded = expand(policy, parsed.locate)
   diagnostics.push(...expanded.diagnostics)
-  const program = lower(policy, expanded.table, sha256Hex(bytes))
+  const program = lower(policy, expanded.table, sha256Hex(bytes), sha256Hex(canonicalText(parsed.tree, bytes)))
   return finish({ policy, table: expanded.table, program })
 }
 

@@ -5,16 +5,17 @@ import { readFileSync } from 'node:fs'
 import type { Program } from './ir.js'
 import { codegen } from './codegen.js'
 import { WasmModule } from './module.js'
-import { ABI_VERSION, METADATA_SECTION, type Metadata, metadataSection } from '../host/metadata.js'
+import { ABI_VERSION, METADATA_SECTION, type Metadata } from '../host/metadata.js'
+import { Limit } from '../layout.js'
 import { templatePath } from '../paths.js'
 import { PERSO_VERSION } from '../version.js'
 
 /** Where the template keeps the blob's address (docs/design.md). */
 const POLICY_GLOBAL = '__perso_policy'
+/** Where the template's static data ends, zeroed tables included (they have no data segment). */
+const STATIC_END_GLOBAL = '__perso_static_end'
 /** Head-room for the first calls' inputs, so small hosts never grow memory. */
 const INITIAL_HEAP = 64 * 1024
-/** 1 GiB: past this the runtime's own input limit answers first. */
-const MAXIMUM_PAGES = 16384
 
 let template: Uint8Array | undefined
 
@@ -57,16 +58,16 @@ export function emit(program: Program): Uint8Array<ArrayBuffer> {
   const module = WasmModule.read(loadTemplate())
   try {
     const segments = module.segments()
-    const staticEnd = Math.max(1024, ...segments.map((s) => s.offset + s.data.length))
+    const staticEnd = Math.max(1024, module.takeExportedConstant(STATIC_END_GLOBAL), ...segments.map((s) => s.offset + s.data.length))
     const base = Math.ceil(staticEnd / 16) * 16
     const blob = codegen(program, base)
     module.bakeExportedGlobal(POLICY_GLOBAL, base)
-    module.setMemory([...segments, { offset: base, data: blob }], base + blob.length + INITIAL_HEAP, MAXIMUM_PAGES)
+    module.setMemory([...segments, { offset: base, data: blob }], base + blob.length + INITIAL_HEAP, Limit.MemoryPages)
     // CRM artifact, measured side by side: memory-packing alone 16,674 -> 16,342 B in under
     // 1 ms. A full module.optimize(2, 2) reaches 16,267 B (and about 5% faster evaluate, within
     // the noise) but adds 0.3-1 s to every compile, so only the packing is kept.
     module.packMemory()
-    module.addCustomSection(METADATA_SECTION, new TextEncoder().encode(JSON.stringify(metadataSection(metadataOf(program)))))
+    module.addCustomSection(METADATA_SECTION, new TextEncoder().encode(JSON.stringify(metadataOf(program))))
     module.validate()
     return module.emit()
   } finally {

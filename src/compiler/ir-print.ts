@@ -38,6 +38,7 @@ export function printProgram(program: Program): string {
     `version ${q(program.version)}`,
     `default ${program.defaultAction}`,
     `sha256 ${program.sha256}`,
+    `digest ${program.digest}`,
     `tools ${program.tools.map(q).join(' ')}`,
     `roles ${program.roles.map(q).join(' ')}`,
     `rules ${program.ruleCount}`,

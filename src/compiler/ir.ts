@@ -50,8 +50,10 @@ export interface Entry {
 export interface Program {
   version: string
   defaultAction: Action
-  /** Hex SHA-256 of the exact policy source bytes. */
+  /** Hex SHA-256 of the exact policy source bytes (the metadata's, for people: `sha256sum` agrees). */
   sha256: string
+  /** Hex SHA-256 of the policy's canonical text (the blob's, for `init`: docs/design.md "Canonical JSON"). */
+  digest: string
   /** Declared tools, de-duplicated, in declaration order. */
   tools: string[]
   /** Declared roles, de-duplicated, in declaration order. */

@@ -42,7 +42,8 @@ function lowerNode(condition: Condition, reads: Reads): Node {
     const { source_a, field_a, source_b, field_b } = condition.FieldEquals
     return { kind: 'equals', a: reads.of(source_a, field_a), b: reads.of(source_b, field_b) }
   }
-  throw new Error(`internal: unknown condition form ${Object.keys(condition).join(', ')}`)
+  // validate.ts admits the seven forms only: anything else here is a bug in perso.
+  throw new Error(`internal: unknown condition form ${Object.keys(condition satisfies never as object).join(', ')}`)
 }
 
 export function lowerCondition(condition: Condition, rule: number): LoweredCondition {
@@ -51,7 +52,7 @@ export function lowerCondition(condition: Condition, rule: number): LoweredCondi
   return { rule, reads: reads.list, root }
 }
 
-export function lower(policy: Policy, table: Table, sha256: string): Program {
+export function lower(policy: Policy, table: Table, sha256: string, digest: string): Program {
   const conditions: LoweredCondition[] = []
   const conditionOfRule = new Map<number, number | null>()
   const conditionFor = (rule: number): number | null => {
@@ -68,6 +69,7 @@ export function lower(policy: Policy, table: Table, sha256: string): Program {
     version: policy.version,
     defaultAction: policy.default_action,
     sha256,
+    digest,
     tools: [...new Set(policy.tools)],
     roles: [...new Set(policy.roles)],
     ruleCount: policy.rules.length,

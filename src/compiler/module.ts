@@ -49,6 +49,17 @@ export class WasmModule {
     return segments
   }
 
+  /** The constant i32 value of the global behind export `name`, which is then unexported. */
+  takeExportedConstant(name: string): number {
+    const exported = binaryen.getExportInfo(this.module.getExport(name))
+    if (exported.kind !== binaryen.ExternalGlobal) throw new Error(`internal: export ${name} is not a global`)
+    const init = binaryen.getGlobalInfo(this.module.getGlobal(exported.value)).init
+    const value = (binaryen.getExpressionInfo(init) as { value?: unknown }).value
+    if (typeof value !== 'number') throw new Error(`internal: global ${name} is not a constant`)
+    this.module.removeExport(name)
+    return value
+  }
+
   /** Gives the global behind export `name` the constant `value`, makes it immutable, and unexports it. */
   bakeExportedGlobal(name: string, value: number): void {
     const exported = binaryen.getExportInfo(this.module.getExport(name))

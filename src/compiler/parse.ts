@@ -3,6 +3,7 @@
 // older engine's serde_json (no comments, no trailing commas, no duplicate keys).
 
 import type { Diagnostic, Locate, Span } from './diagnostics.js'
+import { Limit } from '../layout.js'
 import { type JsonMember, type JsonNode, locator } from './json-tree.js'
 import { firstInvalidUtf8 } from './utf8.js'
 
@@ -15,8 +16,8 @@ export interface ParseResult {
   locate: Locate
 }
 
-/** Same limit as the artifact's JSON reader (spec §5). */
-export const MAX_DEPTH = 128
+/** Nesting of this many levels or more is refused, as the artifact's JSON reader refuses it (spec §5; `init` reads the policy with it). */
+export const MAX_DEPTH = Limit.Depth
 /** A policy is a few kilobytes; this bounds memory for hostile input. */
 export const MAX_SOURCE_BYTES = 16 * 1024 * 1024
 
@@ -182,9 +183,9 @@ class Parser {
   /** Checked before descending, so a million `[` cost one error, not the call stack. */
   private enter(): Span {
     const open = { start: this.pos, end: this.pos + 1 }
-    if (++this.depth > MAX_DEPTH) {
-      stop('E015', `nesting deeper than ${MAX_DEPTH} levels`, open,
-        `perso reads at most ${MAX_DEPTH} levels of nested objects and arrays`)
+    if (++this.depth >= MAX_DEPTH) {
+      stop('E015', `nesting of ${MAX_DEPTH} levels or more`, open,
+        `perso reads at most ${MAX_DEPTH - 1} levels of nested objects and arrays`)
     }
     this.pos++
     return open

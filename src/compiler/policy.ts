@@ -1,11 +1,14 @@
 // The policy document as the spec (§1, §3) defines it, once it has passed validation.
 // Types only: reading and checking live in parse.ts and validate.ts.
 
-export type Source = 'Arguments' | 'AgentAttributes' | 'ResourceAttributes'
-export const SOURCES: readonly Source[] = ['Arguments', 'AgentAttributes', 'ResourceAttributes']
+import { Cmp, SOURCES, type SourceName } from '../layout.js'
 
-export type NumericOp = 'Lt' | 'Lte' | 'Gt' | 'Gte' | 'Eq'
-export const NUMERIC_OPS: readonly NumericOp[] = ['Lt', 'Lte', 'Gt', 'Gte', 'Eq']
+/** Where a condition reads a field (src/layout.ts holds the list, and the codes the blob uses). */
+export type Source = SourceName
+export { SOURCES }
+
+export type NumericOp = keyof typeof Cmp
+export const NUMERIC_OPS = Object.keys(Cmp) as NumericOp[]
 
 export type StringOp = 'In' | 'NotIn'
 export const STRING_OPS: readonly StringOp[] = ['In', 'NotIn']

@@ -46,7 +46,18 @@ export const listText = (op: StringOp, values: readonly string[]): string =>
 
 const field = (read: Read): string => `${read.source}.${read.field}`
 
-/** A condition summarised in at most 64 bytes, e.g. `Not(FieldPresent(Arguments.force))`. */
+const utf8Length = (text: string): number => {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) bytes += unitBytes(text, i)
+  return bytes
+}
+
+/**
+ * A condition summarised for a NOT's account (docs/design.md "Reasons"), e.g.
+ * `Not(FieldPresent(Arguments.force))`. Field names are never cut: a long
+ * `All([`/`Any([` stops listing its children once its own text reaches 64
+ * bytes, and writes the rest as one `…`.
+ */
 export function label(node: Node, reads: readonly Read[]): string {
   const at = (i: number): Read => {
     const read = reads[i]
@@ -55,18 +66,31 @@ export function label(node: Node, reads: readonly Read[]): string {
   }
   switch (node.kind) {
     case 'all':
-      return cut(`All([${node.children.map((c) => label(c, reads)).join(', ')}])`)
-    case 'any':
-      return cut(`Any([${node.children.map((c) => label(c, reads)).join(', ')}])`)
+    case 'any': {
+      let text = node.kind === 'all' ? 'All([' : 'Any(['
+      for (const [i, child] of node.children.entries()) {
+        if (i > 0) {
+          if (utf8Length(text) >= TEXT_LIMIT) {
+            text += ', …'
+            break
+          }
+          text += ', '
+        }
+        text += label(child, reads)
+      }
+      return text + '])'
+    }
     case 'not':
-      return cut(`Not(${label(node.child, reads)})`)
+      return `Not(${label(node.child, reads)})`
     case 'numeric':
-      return cut(`NumericCheck(${field(at(node.read))} ${numericText(node.op, node.value)})`)
+      return `NumericCheck(${field(at(node.read))} ${numericText(node.op, node.value)})`
     case 'string_in':
-      return cut(`StringCheck(${field(at(node.read))} ${listText(node.negate ? 'NotIn' : 'In', node.values)})`)
+      return `StringCheck(${field(at(node.read))} ${listText(node.negate ? 'NotIn' : 'In', node.values)})`
     case 'present':
-      return cut(`FieldPresent(${field(at(node.read))})`)
+      return `FieldPresent(${field(at(node.read))})`
     case 'equals':
-      return cut(`FieldEquals(${field(at(node.a))}, ${field(at(node.b))})`)
+      return `FieldEquals(${field(at(node.a))}, ${field(at(node.b))})`
+    default:
+      throw new Error(`internal: unknown node ${(node satisfies never as Node).kind}`)
   }
 }

@@ -129,6 +129,22 @@ export function writeText(bytes: Uint8Array, at: number, end: number, text: stri
 const KNOWN_LIMIT = 64
 const KNOWN_LENGTH = 1024
 
+/**
+ * The JSON text of the response at `resp`, recognised among `known` texts
+ * when it repeats one (comparing bytes costs a fraction of decoding them).
+ */
+export function readResponse(views: MemoryViews, resp: number, known: Map<number, KnownText<string>>): string {
+  const length = views.u32(resp)
+  const text = resp + 4
+  const seen = known.get(length)
+  if (seen !== undefined && seen.matches(views, text, length)) return seen.value
+  const decoded = decoder.decode(views.bytes.subarray(text, text + length))
+  if (length > KNOWN_LENGTH) return decoded
+  if (known.size >= KNOWN_LIMIT) known.clear()
+  known.set(length, new KnownText(views, text, length, decoded))
+  return decoded
+}
+
 /** Thrown for a module that is not a perso artifact; never for a request. */
 export class ArtifactError extends Error {}
 
@@ -159,37 +175,24 @@ export class RawArtifact {
     return new RawArtifact(new WebAssembly.Instance(module, {}), options)
   }
 
-  /** Copies `bytes` into a fresh buffer of the module; 0 when the module could not reserve it. */
+  /** Copies `bytes` into a fresh buffer of the module (`alloc` traps when memory cannot grow). */
   private write(bytes: Uint8Array): number {
     const ptr = this.exports.alloc(bytes.length)
-    if (ptr !== 0 || bytes.length === 0) this.views.current().set(bytes, ptr)
+    this.views.current().set(bytes, ptr)
     return ptr
   }
 
-  /**
-   * The response at `resp`: its JSON text. Not released: `dealloc` is a no-op
-   * (design.md "Memory model") and the response dies at the next call anyway.
-   */
+  /** The response at `resp`: its JSON text, read and then released (spec §6 "Lifetimes"). */
   private response(resp: number): string {
-    const length = this.views.u32(resp)
-    const text = resp + 4
-    const known = this.known.get(length)
-    if (known !== undefined && known.matches(this.views, text, length)) return known.value
-    const bytes = this.views.bytes
-    const decoded = decoder.decode(bytes.subarray(text, text + length))
-    if (length > KNOWN_LENGTH) return decoded
-    if (this.known.size >= KNOWN_LIMIT) this.known.clear()
-    this.known.set(length, new KnownText(this.views, text, length, decoded))
-    return decoded
+    const text = readResponse(this.views, resp, this.known)
+    this.exports.dealloc(resp, 4 + this.views.u32(resp))
+    return text
   }
 
   /** The raw JSON text the artifact answers for these three inputs. */
   evaluateBytes(tool: Uint8Array, args: Uint8Array, context: Uint8Array): string {
     const inputs = [tool, args, context]
     const ptrs = inputs.map((bytes) => this.write(bytes))
-    if (ptrs.some((ptr, i) => ptr === 0 && inputs[i]!.length > 0)) {
-      return JSON.stringify({ error: 'host: the artifact could not reserve memory for the inputs' })
-    }
     const resp = this.exports.evaluate(ptrs[0]!, tool.length, ptrs[1]!, args.length, ptrs[2]!, context.length)
     const text = this.response(resp)
     if (this.releaseInputs) ptrs.forEach((ptr, i) => this.exports.dealloc(ptr, inputs[i]!.length))
@@ -198,8 +201,8 @@ export class RawArtifact {
 
   /**
    * Memory from `ptr` on, for the encoder to write into. Kept while `alloc`
-   * answers the same address (the arena restarts at every call, so it does):
-   * making a view costs more than encoding a short text.
+   * answers the same address (a host that releases its buffers gets the same
+   * block back every call): making a view costs more than encoding a short text.
    */
   private destination(memory: Uint8Array, ptr: number, room: number): Uint8Array {
     // A view of memory that has grown since is detached: length 0.
@@ -221,7 +224,6 @@ export class RawArtifact {
   evaluateStrings(tool: string, args: string, context: string): string {
     const room = (tool.length + args.length + context.length) * 3
     const ptr = this.exports.alloc(room)
-    if (ptr === 0 && room > 0) return JSON.stringify({ error: 'host: the artifact could not reserve memory for the inputs' })
     const memory = this.views.current()
     // The JSON texts first, at `ptr`, where a kept encoder destination starts. One
     // encoder call for both (its fixed cost is most of the cost of short texts): when

@@ -1,16 +1,13 @@
-// The `perso` custom section: what an artifact says about itself. Read by
-// `perso inspect`, `perso eval` and the SDK's fast path; written by emit.ts.
-// The section is dense JSON (MetadataSection, every byte counts in a 16 KB
-// artifact); `readMetadata` expands it into the `Metadata` readers use.
+// The `perso` custom section: what an artifact says about itself, as JSON.
+// Read by `perso inspect`, `perso test` and the SDK's fast path; written by
+// emit.ts. Nothing in it decides: the artifact checks every claim a host makes
+// from it against its own blob (docs/design.md "The values export").
 
 import type { Read } from '../compiler/ir.js'
-import type { Source } from '../compiler/policy.js'
+import { SOURCES } from '../layout.js'
 
 export const METADATA_SECTION = 'perso'
 export const ABI_VERSION = 1
-
-/** Source of a read, by its index in the section (the order of the blob's reads, docs/design.md). */
-export const SOURCE_NAMES: readonly Source[] = ['Arguments', 'AgentAttributes', 'ResourceAttributes']
 
 /** An artifact's metadata as readers see it. */
 export interface Metadata {
@@ -32,92 +29,39 @@ export interface Metadata {
   entries: [number, number, number, number | null][]
 }
 
-/**
- * The section's JSON, as emit writes it: `Metadata` without what can be
- * derived (role and entry counts are array lengths) and with conditions as
- * `[rule, [[source index, field], …]]` (0 Arguments, 1 AgentAttributes, 2
- * ResourceAttributes), and an entry without condition as `[tool, role, rule]`.
- */
-export interface MetadataSection {
-  abi: number
-  compiler: string
-  version: string
-  /** Base64 (hex, in sections written before). */
-  sha256: string
-  defaultAction: 'Allow' | 'Deny'
-  /** Declared tools: the first `declaredTools` of `tools`. */
-  declaredTools: number
-  rules: number
-  tools: string[]
-  roles: string[]
-  conditions: [number, [number, string][]][]
-  entries: ([number, number, number] | [number, number, number, number])[]
-}
-
-/** Hex digits as base64 (44 characters for a SHA-256, not 64). */
-function base64OfHex(hex: string): string {
-  let binary = ''
-  for (let i = 0; i < hex.length; i += 2) binary += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16))
-  return btoa(binary)
-}
-
-function hexOfBase64(base64: string): string {
-  let hex = ''
-  for (const c of atob(base64)) hex += c.charCodeAt(0).toString(16).padStart(2, '0')
-  return hex
-}
-
-/** The section for a table and its conditions (emit.ts). */
-export function metadataSection(metadata: Metadata): MetadataSection {
-  const { abi, compiler, version, sha256, defaultAction, counts, tools, roles, conditions, entries } = metadata
-  return {
-    abi,
-    compiler,
-    version,
-    sha256: base64OfHex(sha256),
-    defaultAction,
-    declaredTools: counts.tools,
-    rules: counts.rules,
-    tools,
-    roles,
-    conditions: conditions.map(({ rule, reads }) => [rule, reads.map((r): [number, string] => [SOURCE_NAMES.indexOf(r.source), r.field])]),
-    entries: entries.map(([tool, role, rule, condition]) => (condition === null ? [tool, role, rule] : [tool, role, rule, condition])),
-  }
-}
-
-/** The metadata a section holds. Artifacts from before the dense section (with `counts`) are read as they are. */
-export function expandSection(section: MetadataSection | Metadata): Metadata {
-  if ('counts' in section) return section
-  const { abi, compiler, version, sha256, defaultAction, declaredTools, rules, tools, roles, conditions, entries } = section
-  return {
-    abi,
-    compiler,
-    version,
-    // Sections before base64 held it in hex, 64 digits.
-    sha256: sha256.length === 64 ? sha256 : hexOfBase64(sha256),
-    defaultAction,
-    counts: { tools: declaredTools, roles: roles.length, rules, entries: entries.length },
-    tools,
-    roles,
-    conditions: conditions.map(([rule, reads]) => ({ rule, reads: reads.map(([source, field]) => ({ source: SOURCE_NAMES[source]!, field })) })),
-    entries: entries.map(([tool, role, rule, condition]) => [tool, role, rule, condition ?? null]),
-  }
-}
-
 /** The metadata of a compiled artifact, or an Error saying why there is none. */
 export function readMetadata(module: WebAssembly.Module): Metadata | Error {
   const sections = WebAssembly.Module.customSections(module, METADATA_SECTION)
   const section = sections[0]
   if (section === undefined) return new Error('not a perso artifact: it has no `perso` section')
-  let parsed: MetadataSection | Metadata
+  let parsed: unknown
   try {
-    parsed = JSON.parse(new TextDecoder().decode(section)) as MetadataSection | Metadata
+    parsed = JSON.parse(new TextDecoder().decode(section))
   } catch {
     return new Error('the `perso` section of this artifact is not valid JSON')
   }
-  try {
-    return expandSection(parsed)
-  } catch {
-    return new Error('the `perso` section of this artifact is not perso metadata')
-  }
+  return isMetadata(parsed) ? parsed : new Error('the `perso` section of this artifact is not perso metadata')
+}
+
+const isString = (x: unknown): x is string => typeof x === 'string'
+const isIndex = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0
+
+/** The shape readers rely on; what the entries say is the artifact's to confirm, not this check's. */
+function isMetadata(x: unknown): x is Metadata {
+  if (typeof x !== 'object' || x === null) return false
+  const m = x as Record<string, unknown>
+  const counts = m.counts as Record<string, unknown> | undefined
+  return (
+    typeof m.abi === 'number' && isString(m.compiler) && isString(m.version) && isString(m.sha256) &&
+    (m.defaultAction === 'Allow' || m.defaultAction === 'Deny') &&
+    typeof counts === 'object' && counts !== null && ['tools', 'roles', 'rules', 'entries'].every((k) => isIndex(counts[k])) &&
+    Array.isArray(m.tools) && m.tools.every(isString) && Array.isArray(m.roles) && m.roles.every(isString) &&
+    Array.isArray(m.conditions) && m.conditions.every((c: { rule?: unknown; reads?: unknown }) =>
+      isIndex(c?.rule) && Array.isArray(c.reads) && c.reads.every((r: { source?: unknown; field?: unknown }) =>
+        (SOURCES as readonly unknown[]).includes(r?.source) && isString(r.field))) &&
+    Array.isArray(m.entries) && m.entries.every((e: unknown) =>
+      Array.isArray(e) && e.length === 4 && isIndex(e[0]) && isIndex(e[1]) && isIndex(e[2]) && (e[3] === null || isIndex(e[3])) &&
+      e[0] < (m.tools as unknown[]).length && e[1] < (m.roles as unknown[]).length &&
+      (e[3] === null || e[3] < (m.conditions as unknown[]).length))
+  )
 }

@@ -4,7 +4,7 @@
 import { RawArtifact } from '../host/abi.js'
 import { type Metadata, readMetadata } from '../host/metadata.js'
 import { Auditor, type AuditOptions } from './audit.js'
-import { decisionOf, FastPath, hasFieldsExport } from './fast-path.js'
+import { decisionOf, FastPath, hasValuesExport } from './fast-path.js'
 import { type ArtifactSource, loadModule } from './load.js'
 import { assertRequestShape, type Decision, type EvaluateRequest, unreadable } from './request.js'
 
@@ -69,8 +69,8 @@ export class Perso {
     if (!('ok' in init)) throw new TypeError(`perso: the artifact did not start: ${init.error}`)
     const auditor = options.audit && new Auditor(options.audit.transport, options.audit.hashArgs ?? false, init.version)
     const exports = artifact.exports
-    // Artifacts compiled before the fields export take the text path.
-    const fast = options.fastPath === false || !hasFieldsExport(exports) ? undefined : new FastPath(exports, metadata, (request) => textDecision(artifact, request))
+    // Artifacts compiled before the values export take the text path.
+    const fast = options.fastPath === false || !hasValuesExport(exports) ? undefined : new FastPath(exports, metadata, (request) => textDecision(artifact, request))
     return new Perso(artifact, fast, auditor, init.version, metadata)
   }
 

@@ -3,6 +3,8 @@
 // read" means the same thing on both, and anything it lets through encodes to
 // JSON text the artifact accepts (spec §5): nothing past it can fail on data.
 
+import { Limit } from '../layout.js'
+
 declare global {
   interface String {
     /** ES2024 (Node 20, every current browser); the project's lib setting predates it. */
@@ -30,8 +32,8 @@ export interface Decision {
   reason: string
 }
 
-/** Deepest nesting the artifact reads (spec §5): 128 open containers in one JSON text. */
-export const MAX_DEPTH = 128
+/** Nesting of this many levels or more in one JSON text is refused by the artifact (spec §5: 127 levels are read). */
+export const MAX_DEPTH = Limit.Depth
 /**
  * Largest request, in a weighted count that bounds its JSON text length (a
  * string unit is at most 6 characters escaped, any value with its key and
@@ -47,7 +49,7 @@ class Problem {
   constructor(readonly what: string) {}
 }
 
-const DEEP = 'nests deeper than 128'
+const DEEP = `nests ${MAX_DEPTH} levels deep or more`
 let weight = 0
 
 function walk(value: unknown, depth: number): Problem | undefined {
@@ -75,7 +77,7 @@ function walk(value: unknown, depth: number): Problem | undefined {
 
 function walkContainer(value: object, depth: number): Problem | undefined {
   // `depth` containers enclose this one; it makes depth + 1.
-  if (depth >= MAX_DEPTH) return new Problem(DEEP)
+  if (depth + 1 >= MAX_DEPTH) return new Problem(DEEP)
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const problem = walk(value[i], depth + 1)

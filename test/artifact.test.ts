@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
 import { RawArtifact } from '../src/host/abi.js'
-import { expandSection, type Metadata, readMetadata } from '../src/host/metadata.js'
+import { type Metadata, readMetadata } from '../src/host/metadata.js'
+
+/** Unsigned LEB128, as wasm section sizes are written. */
+const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)])
 
 const crm = readFileSync(new URL('../fixtures/crm.json', import.meta.url))
 
@@ -15,11 +18,15 @@ async function build(source: Uint8Array | string): Promise<Uint8Array<ArrayBuffe
 }
 
 describe('artifact', () => {
-  it('exports exactly the ABI of spec §6 and the fields export, and imports nothing', async () => {
+  it('exports exactly the ABI of spec §6 and the values export, and imports nothing', async () => {
     const module = new WebAssembly.Module(await build(crm))
     expect(WebAssembly.Module.imports(module)).toEqual([])
     const exports = WebAssembly.Module.exports(module).map((e) => `${e.name}:${e.kind}`).sort()
-    expect(exports).toEqual(['alloc:function', 'dealloc:function', 'evaluate:function', 'evaluate_fields:function', 'init:function', 'memory:memory'])
+    expect(exports).toEqual(['alloc:function', 'dealloc:function', 'evaluate:function', 'evaluate_values:function', 'init:function', 'memory:memory'])
+  })
+
+  it('is within the size budget: the CRM artifact is at most 24 KB', async () => {
+    expect((await build(crm)).length).toBeLessThanOrEqual(24 * 1024)
   })
 
   it('is byte-identical when compiled twice', async () => {
@@ -38,16 +45,23 @@ describe('artifact', () => {
     expect(metadata.conditions[refund![3]!]!.reads).toEqual([{ source: 'Arguments', field: 'amount' }])
   })
 
-  it('writes the metadata section dense, and reads sections from before it as they are', async () => {
+  it('writes the metadata section as the Metadata readers get, and refuses a section of another shape', async () => {
     const module = new WebAssembly.Module(await build(crm))
     const section = JSON.parse(new TextDecoder().decode(WebAssembly.Module.customSections(module, 'perso')[0]!)) as Record<string, unknown>
-    expect(section).toMatchObject({ declaredTools: 7, rules: 9 })
-    expect(section).not.toHaveProperty('counts')
-    expect(section.conditions).toContainEqual([2, [[0, 'amount']]])
-    expect(section.entries).toContainEqual([0, 0, 0])
-    const metadata = readMetadata(module) as Metadata
-    expect(metadata.entries).toContainEqual([0, 0, 0, null])
-    expect(expandSection(metadata)).toBe(metadata)
+    expect(readMetadata(module)).toEqual(section)
+    expect((section as unknown as Metadata).entries).toContainEqual([0, 0, 0, null])
+    const withSection = (json: string): WebAssembly.Module => {
+      const bytes = new TextEncoder().encode(json)
+      const name = new TextEncoder().encode('perso')
+      // A module with only a custom section: id 0, size, name length, name, contents.
+      const size = 1 + name.length + bytes.length
+      const body = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0, ...leb(size), name.length, ...name, ...bytes]
+      return new WebAssembly.Module(new Uint8Array(body))
+    }
+    expect(readMetadata(withSection(JSON.stringify(section)))).toEqual(section)
+    for (const broken of ['{', '{}', JSON.stringify({ ...section, entries: [[0, 0, 0]] }), JSON.stringify({ ...section, entries: [[99, 0, 0, null]] })]) {
+      expect(readMetadata(withSection(broken))).toBeInstanceOf(Error)
+    }
   })
 
   it('decides the CRM scenarios', async () => {

@@ -7,10 +7,18 @@ import fc from 'fast-check'
 import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import type { Policy } from '../src/compiler/policy.js'
+import { type Metadata, readMetadata } from '../src/host/metadata.js'
 import type { EvaluateRequest } from '../src/sdk/request.js'
 import { policyArb, policySource, requestArb, type Request } from './support/arbitraries.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
+
+/** The artifact's own metadata (it has one: it was compiled here). */
+function readMetadataOf(module: WebAssembly.Module): Metadata {
+  const metadata = readMetadata(module)
+  if (metadata instanceof Error) throw metadata
+  return metadata
+}
 const POLICIES = Number(process.env.PERSO_FUZZ_RUNS ?? 60)
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
@@ -257,18 +265,18 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
     const { readFileSync } = await import('node:fs')
     const { compile } = await import('../src/compiler/compile.js')
     const { readMetadata } = await import('../src/host/metadata.js')
-    const { FastPath, hasFieldsExport } = await import('../src/sdk/fast-path.js')
+    const { FastPath, hasValuesExport } = await import('../src/sdk/fast-path.js')
     const module = new WebAssembly.Module((await compile(readFileSync(crm))).wasm!)
     const metadata = readMetadata(module)
     if (metadata instanceof Error) throw metadata
-    const exports = new WebAssembly.Instance(module, {}).exports as unknown as Parameters<typeof hasFieldsExport>[0]
-    if (!hasFieldsExport(exports)) throw new Error('the artifact has no evaluate_fields')
+    const exports = new WebAssembly.Instance(module, {}).exports as unknown as Parameters<typeof hasValuesExport>[0]
+    if (!hasValuesExport(exports)) throw new Error('the artifact has no evaluate_values')
     return { fast: new FastPath(exports, metadata, textPath), module }
   }
 
   const refund = (amount: number): EvaluateRequest => ({ tool: 'process_refund', role: 'agent', args: { amount } })
 
-  it('asks the text path once per entry and outcome, and words every later answer like it', async () => {
+  it('never asks the text path while the metadata is the artifact’s own, and answers its bytes', async () => {
     const { Perso } = await import('../src/sdk/perso.js')
     let asked = 0
     let text: Awaited<ReturnType<typeof Perso.load>> | undefined
@@ -278,19 +286,42 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
     })
     text = await Perso.load(module, { fastPath: false })
     for (let amount = 0; amount < 1000; amount += 7) expect(fast.decide(refund(amount))).toEqual(text.evaluateSync(refund(amount)))
-    // One Allow and one Deny of process_refund × agent, nothing more.
-    expect(asked).toBe(2)
+    expect(asked).toBe(0)
   })
 
-  it('should the text path disagree, its answer stands and nothing is learnt', async () => {
-    let asked = 0
-    const { fast } = await fastPath((request) => {
-      asked++
-      return { decision: 'Deny', reason: `the text path says no to ${String((request.args as { amount: number }).amount)}` }
+  it('metadata that lies about an entry never changes a decision: the artifact refuses the claim and the text path decides', async () => {
+    const { Perso } = await import('../src/sdk/perso.js')
+    const { FastPath } = await import('../src/sdk/fast-path.js')
+    const { fast: honest, module } = await fastPath(() => {
+      throw new Error('the honest fast path must not need the text path')
     })
-    // The artifact allows 100 (≤ 500); the text path's answer is the one returned, every time.
-    for (let i = 0; i < 3; i++) expect(fast.decide(refund(100))).toEqual({ decision: 'Deny', reason: 'the text path says no to 100' })
-    expect(asked).toBe(3)
+    const text = await Perso.load(module, { fastPath: false })
+    const metadata = readMetadataOf(module)
+    const refundEntry = metadata.entries.findIndex(([t, r]) => metadata.tools[t] === 'process_refund' && metadata.roles[r] === 'agent')
+    const condition = metadata.entries[refundEntry]![3]!
+    const lies: [string, (m: typeof metadata) => void][] = [
+      ['no entries at all', (m) => void m.entries.splice(0)],
+      ['the entry without its condition', (m) => void (m.entries[refundEntry]![3] = null)],
+      ['another field', (m) => void (m.conditions[condition]!.reads[0]!.field = 'amount_cents')],
+      ['another source', (m) => void (m.conditions[condition]!.reads[0]!.source = 'AgentAttributes')],
+      ['a read more', (m) => void m.conditions[condition]!.reads.push({ source: 'Arguments', field: 'note' })],
+    ]
+    for (const [lie, tamper] of lies) {
+      const told = structuredClone(metadata)
+      tamper(told)
+      let asked = 0
+      const exports = new WebAssembly.Instance(module, {}).exports as unknown as ConstructorParameters<typeof FastPath>[0]
+      const fast = new FastPath(exports, told, (request) => {
+        asked++
+        return text.evaluateSync(request)
+      })
+      for (const amount of [100, 800]) {
+        const want = text.evaluateSync(refund(amount))
+        expect(fast.decide(refund(amount)), lie).toEqual(want)
+        expect(honest.decide(refund(amount)), lie).toEqual(want)
+      }
+      expect(asked, lie).toBe(2)
+    }
   })
 })
 

@@ -134,11 +134,11 @@ describe.skipIf(!existsSync(TEMPLATE))('Perso on the CRM example', () => {
       expect(got.decision, `${reason}: ${got.reason}`).toBe('Deny')
       expect(got.reason.startsWith(reason), `${got.reason} should start with ${reason}`).toBe(true)
     }
-    // The limits are the artifact's: 128 levels in the arguments text, one less under the context.
-    expect(perso.evaluateSync({ tool: 'view_customer', role: 'agent', args: deep(128) }).decision).toBe('Allow')
-    expect(perso.evaluateSync({ tool: 'view_customer', role: 'agent', args: deep(129) }).reason).toMatch(/nests deeper than 128$/)
-    expect(perso.evaluateSync({ tool: 'view_customer', role: 'agent', agentAttributes: deep(127) }).decision).toBe('Allow')
-    expect(perso.evaluateSync({ tool: 'view_customer', role: 'agent', agentAttributes: deep(128) }).reason).toMatch(/nests deeper than 128$/)
+    // The limits are the artifact's (spec §5): 127 levels in the arguments text are read, 128 are not; one less under the context.
+    expect(perso.evaluateSync({ tool: 'view_customer', role: 'agent', args: deep(127) }).decision).toBe('Allow')
+    expect(perso.evaluateSync({ tool: 'view_customer', role: 'agent', args: deep(128) }).reason).toMatch(/nests 128 levels deep or more$/)
+    expect(perso.evaluateSync({ tool: 'view_customer', role: 'agent', agentAttributes: deep(126) }).decision).toBe('Allow')
+    expect(perso.evaluateSync({ tool: 'view_customer', role: 'agent', agentAttributes: deep(127) }).reason).toMatch(/nests 128 levels deep or more$/)
   })
 
   it('reads own members only: a polluted prototype grants nothing', async () => {

@@ -233,8 +233,12 @@ let oldest: usize = 0
 let newest: usize = 0
 /** The first buffer used (passed or allocated) since the latest call began, or 0: from it on, nothing is reclaimed. */
 let sinceCall: usize = 0
-/** Bytes of all host buffers' blocks. */
+/** Bytes the host buffers take together: header and length of each, rounded to 16 (as `blockSize`). */
 let bufferBytes: u64 = 0
+
+function bufferSize(b: usize): u64 {
+  return blockSize(<u64>load<u32>(b, Block.Length))
+}
 
 function append(b: usize): void {
   store<u32>(b, newest, Block.Prev)
@@ -260,7 +264,7 @@ function reclaim(need: u64): void {
   while (bufferBytes + need > <u64>Limit.BufferBudget && oldest != 0 && oldest != sinceCall) {
     let b = oldest
     unlink(b)
-    bufferBytes -= sizeOf(b)
+    bufferBytes -= bufferSize(b)
     free(b)
   }
 }
@@ -273,7 +277,7 @@ export function allocBuffer(len: i32): usize {
   if (b == 0) unreachable()
   store<u32>(b, len, Block.Length)
   append(b)
-  bufferBytes += sizeOf(b)
+  bufferBytes += size
   return b + Block.Header
 }
 
@@ -295,7 +299,7 @@ export function release(ptr: usize, len: usize): void {
   let kind = kindOf(b)
   if (kind == BUFFER) {
     unlink(b)
-    bufferBytes -= sizeOf(b)
+    bufferBytes -= bufferSize(b)
   } else if (kind != RESPONSE) return
   if (b == lastResponse) lastResponse = 0
   free(b)

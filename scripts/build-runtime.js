@@ -1,10 +1,26 @@
 // Compiles the AssemblyScript runtime (src/runtime/) into the artifact template
 // dist/runtime/runtime.wasm. Runs at `npm run build` (and so at `npm ci`), after
 // tsc: the runtime's layout constants come from dist/src/layout.js.
+//
+// Tests build variants: `--out FILE` writes elsewhere, `--limit Name=N` changes
+// one of src/layout.ts's `Limit` values in that build only (e.g. a bignum with
+// few limbs, to reach its limit with a short number).
 import { main } from 'assemblyscript/asc'
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import * as layout from '../dist/src/layout.js'
+import { dirname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import * as built from '../dist/src/layout.js'
+
+const { values: options } = parseArgs({
+  options: { out: { type: 'string', default: 'dist/runtime/runtime.wasm' }, limit: { type: 'string', multiple: true, default: [] } },
+})
+const limits = { ...built.Limit }
+for (const setting of options.limit) {
+  const [name, value] = setting.split('=')
+  if (!(name in limits) || !/^\d+$/.test(value ?? '')) throw new Error(`--limit ${setting}: expected one of ${Object.keys(limits).join(', ')}=<number>`)
+  limits[name] = Number(value)
+}
+const layout = { ...built, Limit: limits }
 
 // `utf8('…')` in src/runtime is a build-time macro (declared in src/runtime/utf8.d.ts):
 // every distinct text is stored once, as a length byte then its UTF-8 bytes, in one
@@ -70,7 +86,7 @@ function readFile(filename, baseDir) {
   return `import { TEXTS as TEXTS__ } from './texts'; ${expanded}`
 }
 
-mkdirSync('dist/runtime', { recursive: true })
+mkdirSync(dirname(options.out), { recursive: true })
 const { error, stderr } = await main(
   [
     'src/runtime/index.ts',
@@ -82,8 +98,8 @@ const { error, stderr } = await main(
     // policy's whole artifact under 16 KB, the inlining keeps evaluate under JSON.parse.
     '-Oz',
     '--converge',
-    '--outFile', 'dist/runtime/runtime.wasm',
-    '--textFile', 'dist/runtime/runtime.wat',
+    '--outFile', options.out,
+    '--textFile', options.out.replace(/\.wasm$/, '.wat'),
   ],
   { readFile },
 )

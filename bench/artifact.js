@@ -54,9 +54,9 @@ export async function artifactSection() {
     const context = JSON.stringify(scenario.context)
     const answer = JSON.parse(artifact.evaluateStrings(scenario.tool, args, context))
     if (answer.decision === undefined) throw new Error(`scenario ${scenario.name} errored: ${answer.error}`)
-    // Resident: the three inputs written once into module memory, then only the evaluate call.
-    // They sit 64 KiB into a buffer: every evaluateStrings call allocs again from the arena's
-    // start and writes its own inputs there, which must not overwrite these.
+    // Resident: the three inputs written once into module memory, then only the evaluate call
+    // and the release of its answer (spec §6: an answer lasts until the host deallocs it).
+    // They sit 64 KiB into a buffer of their own, which evaluateStrings' allocs never touch.
     const encoder = new TextEncoder()
     const [tool, argBytes, contextBytes] = [scenario.tool, args, context].map((text) => encoder.encode(text))
     const at = artifact.exports.alloc(65536 + tool.length + argBytes.length + contextBytes.length) + 65536
@@ -70,7 +70,12 @@ export async function artifactSection() {
     let sink = 0
     const medians = compareMedians({
       evaluate: () => { sink += artifact.evaluateStrings(scenario.tool, args, context).length },
-      resident: () => { sink += evaluate(at, tool.length, argsAt, argBytes.length, contextAt, contextBytes.length) },
+      resident: () => {
+        const resp = evaluate(at, tool.length, argsAt, argBytes.length, contextAt, contextBytes.length)
+        const n = new DataView(artifact.exports.memory.buffer).getUint32(resp, true)
+        artifact.exports.dealloc(resp, 4 + n)
+        sink += n
+      },
       'JSON.parse': () => { sink += JSON.parse(args) === null ? 0 : 1; sink += JSON.parse(context) === null ? 0 : 1 },
     })
     if (sink === 0) throw new Error('unreachable')
@@ -81,7 +86,7 @@ export async function artifactSection() {
   }
   printTable(['scenario', 'text', 'decision', 'evaluate ns', 'resident ns', 'JSON.parse ns', 'ratio', 'resident ratio'], rows)
   console.log('\nevaluate = encode tool/args/context into module memory + evaluate + read and decode the response text.')
-  console.log('resident = the evaluate export alone, on inputs already in module memory.')
+  console.log('resident = the evaluate export and the release of its answer, on inputs already in module memory.')
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await artifactSection()

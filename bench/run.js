@@ -149,8 +149,9 @@ async function decisionSpeed({ wasm, policy }) {
 
 const { artifactSection } = await import('./artifact.js')
 const { cliSection } = await import('./cli.js')
+const { engineSection } = await import('./engine.js')
 const { varyingSection } = await import('./varying.js')
-const SECTIONS = [decisionSpeed, varyingSection, artifactSection, cliSection]
+const SECTIONS = [decisionSpeed, varyingSection, artifactSection, engineSection, cliSection]
 
 const source = readFileSync(new URL('fixtures/crm.json', root))
 const compiled = await compile(source, { filename: 'fixtures/crm.json' })

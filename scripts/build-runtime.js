@@ -94,9 +94,7 @@ const { error, stderr } = await main(
     '--noAssert',
     '--use', 'abort=src/runtime/abort/abort',
     '--memoryBase', '1024',
-    // -Oz (13.8 KB; -Os 14.7 KB) with @inline on the few hot helpers: the size keeps a small
-    // policy's whole artifact under 16 KB, the inlining keeps evaluate under JSON.parse.
-    '-Oz',
+    ...(process.env.PERSO_OPT ?? '-Oz').split(' '),
     '--converge',
     '--outFile', options.out,
     '--textFile', options.out.replace(/\.wasm$/, '.wat'),

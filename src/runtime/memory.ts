@@ -305,20 +305,72 @@ export function release(ptr: usize, len: usize): void {
   free(b)
 }
 
-/** Moves the host buffers `[from, to)` lies in to the end of the recency list. */
+/** How many of the newest host buffers a call's input is looked for in before the pages are walked. */
+const RECENT: i32 = 4
+
+/** The host buffers `[from, to)` lies in are met by the call. */
 function useBuffers(from: usize, to: usize): void {
   if (from < heapBase) from = heapBase
   if (to > top) to = top
   if (from >= to) return
-  if (newest != 0 && from >= newest && to <= newest + sizeOf(newest)) {
-    if (sinceCall == 0) sinceCall = newest
-    return
+  // Hosts pass what they allocated for the call, or buffers the previous calls used: the newest few.
+  let b = newest
+  for (let i = 0; i < RECENT && b != 0; i++) {
+    if (from >= b && to <= b + sizeOf(b)) return meet(b)
+    b = <usize>load<u32>(b, Block.Prev)
   }
-  for (let b = blockAt(from); b != 0 && b < to; b += sizeOf(b)) {
-    if (kindOf(b) != BUFFER) continue
+  for (b = blockAt(from); b != 0 && b < to; ) {
+    let size = sizeOf(b)
+    if (kindOf(b) == BUFFER) meet(b)
+    // Only a host writing past its buffers can make a size 0; never loop on it.
+    if (size < MIN_BLOCK) return
+    b += size
+  }
+}
+
+/**
+ * The buffers the call's inputs lie in, in the order last met. They go last in
+ * the recency list when the inputs are all declared (`settle`); most calls
+ * meet the buffers that are last already, and then nothing moves.
+ */
+const MET_CAPACITY: i32 = 8
+const MET: usize = memory.data(MET_CAPACITY * 4)
+let metCount: i32 = 0
+
+function meet(b: usize): void {
+  for (let i = 0; i < metCount; i++) {
+    if (load<u32>(MET + <usize>i * 4) != b) continue
+    memory.copy(MET + <usize>i * 4, MET + <usize>(i + 1) * 4, <usize>(metCount - i - 1) * 4)
+    metCount--
+    break
+  }
+  if (metCount == MET_CAPACITY) settle()
+  store<u32>(MET + <usize>metCount * 4, b)
+  metCount++
+}
+
+/** The met buffers go last in the recency list, in the order met; the first of them is where the call's buffers begin. */
+function settle(): void {
+  let b = newest
+  let inPlace = true
+  for (let i = metCount - 1; inPlace && i >= 0; i--) {
+    inPlace = b == <usize>load<u32>(MET + <usize>i * 4)
+    if (inPlace) b = <usize>load<u32>(b, Block.Prev)
+  }
+  if (inPlace) {
+    if (metCount > 0 && sinceCall == 0) sinceCall = <usize>load<u32>(MET)
+  } else {
+    for (let i = 0; i < metCount; i++) use(<usize>load<u32>(MET + <usize>i * 4))
+  }
+  metCount = 0
+}
+
+/** Host buffer `b` was used: it goes last in the recency list. */
+function use(b: usize): void {
+  if (b != newest) {
     unlink(b)
     append(b)
-  }
+  } else if (sinceCall == 0) sinceCall = b
 }
 
 // ---- Calls: inputs and scratch
@@ -329,6 +381,7 @@ let scratchTop: usize = 0
 /** Starts a call: its inputs are then declared with `input`, and scratch starts with `startScratch`. */
 export function beginCall(): void {
   sinceCall = 0
+  metCount = 0
   scratchFloor = top
   clearFault()
 }
@@ -346,8 +399,9 @@ export function input(ptr: usize, len: usize): bool {
   return true
 }
 
-/** Scratch starts above the heap and every input, one header's room higher so the response block can sit at the top. */
+/** After the inputs: their buffers count as used, and scratch starts above the heap and every input, one header's room higher so the response block can sit at the top. */
 export function startScratch(): void {
+  settle()
   scratchTop = <usize>min<u64>(align16(<u64>scratchFloor) + Block.Header, MEMORY_LIMIT - 16)
 }
 
@@ -373,8 +427,17 @@ export function rewind(mark: usize): void {
 }
 
 /** Moves the scratch top to `end` (a text being written claims its bytes), false when memory cannot grow. */
-export function claimTo(end: u64): bool {
-  if (!reserve(end)) {
+// @ts-ignore: decorator
+@inline export function claimTo(end: u64): bool {
+  if (end <= knownBytes) {
+    scratchTop = <usize>end
+    return true
+  }
+  return claimGrowing(end)
+}
+
+function claimGrowing(end: u64): bool {
+  if (!grow(end)) {
     raise(Fault.OutOfMemory)
     return false
   }
@@ -391,8 +454,13 @@ export function keepResponse(at: usize, length: usize): usize {
   let b = take(blockSize(<u64>length), RESPONSE)
   if (b == 0) return 0
   store<u32>(b, <u32>length, Block.Length)
-  // A block carved at the top sits below the text: scratch starts a header's room above the top.
-  memory.copy(b + Block.Header, at, length)
+  // A block carved at the top sits below the text (scratch starts a header's room above the top), so copying
+  // upward in address order never overwrites what is still to be read. Eight bytes at a time: for a response's
+  // few hundred bytes, V8's `memory.copy` (a call out of the compiled code) costs more.
+  let to = b + Block.Header
+  let end = to + length
+  for (; to + 8 <= end; to += 8, at += 8) store<u64>(to, load<u64>(at))
+  for (; to < end; to++, at++) store<u8>(to, load<u8>(at))
   lastResponse = b
   return b + Block.Header
 }

@@ -67,10 +67,13 @@ function handWritten(tool, role, args, agent, resource) {
 async function loadReference() {
   const dir = join(tmpdir(), `perso-bench-reference-${process.pid}`)
   mkdirSync(dir, { recursive: true })
-  for (const name of ['reference', 'ref-json']) {
-    const source = readFileSync(new URL(`test/support/${name}.ts`, root), 'utf8')
+  // reference.ts and the test/support modules it imports, followed through their `./x.js` imports.
+  const names = ['reference']
+  for (let i = 0; i < names.length; i++) {
+    const source = readFileSync(new URL(`test/support/${names[i]}.ts`, root), 'utf8')
+    for (const [, name] of source.matchAll(/from '\.\/([\w-]+)\.js'/g)) if (!names.includes(name)) names.push(name)
     const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
-    writeFileSync(join(dir, `${name}.js`), js)
+    writeFileSync(join(dir, `${names[i]}.js`), js)
   }
   return import(pathToFileURL(join(dir, 'reference.js')).href)
 }

@@ -45,23 +45,37 @@ describe('artifact', () => {
     expect(metadata.conditions[refund![3]!]!.reads).toEqual([{ source: 'Arguments', field: 'amount' }])
   })
 
-  it('writes the metadata section as the Metadata readers get, and refuses a section of another shape', async () => {
+  it('writes the metadata section dense, as released artifacts hold it, and refuses a section of another shape', async () => {
     const module = new WebAssembly.Module(await build(crm))
     const section = JSON.parse(new TextDecoder().decode(WebAssembly.Module.customSections(module, 'perso')[0]!)) as Record<string, unknown>
-    expect(readMetadata(module)).toEqual(section)
-    expect((section as unknown as Metadata).entries).toContainEqual([0, 0, 0, null])
+    expect(section).toMatchObject({ declaredTools: 7, rules: 9 })
+    expect(section).not.toHaveProperty('counts')
+    expect(section.conditions).toContainEqual([2, [[0, 'amount']]])
+    expect(section.entries).toContainEqual([0, 0, 0])
+    const metadata = readMetadata(module) as Metadata
+    expect(metadata.entries).toContainEqual([0, 0, 0, null])
+    expect(metadata.sha256).toMatch(/^[0-9a-f]{64}$/)
     const withSection = (json: string): WebAssembly.Module => {
       const bytes = new TextEncoder().encode(json)
       const name = new TextEncoder().encode('perso')
       // A module with only a custom section: id 0, size, name length, name, contents.
       const size = 1 + name.length + bytes.length
-      const body = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0, ...leb(size), name.length, ...name, ...bytes]
-      return new WebAssembly.Module(new Uint8Array(body))
+      return new WebAssembly.Module(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0, ...leb(size), name.length, ...name, ...bytes]))
     }
-    expect(readMetadata(withSection(JSON.stringify(section)))).toEqual(section)
-    for (const broken of ['{', '{}', JSON.stringify({ ...section, entries: [[0, 0, 0]] }), JSON.stringify({ ...section, entries: [[99, 0, 0, null]] })]) {
-      expect(readMetadata(withSection(broken))).toBeInstanceOf(Error)
-    }
+    expect(readMetadata(withSection(JSON.stringify(section)))).toEqual(metadata)
+    const broken = [
+      '{', '{}', JSON.stringify({ ...section, entries: [[99, 0, 0]] }), JSON.stringify({ ...section, conditions: [[0, [[3, 'x']]]] }),
+      // The plain form of unreleased builds (with `counts`) and a hex digest are not read.
+      JSON.stringify(metadata), JSON.stringify({ ...section, sha256: metadata.sha256 }),
+    ]
+    for (const json of broken) expect(readMetadata(withSection(json)), json.slice(0, 60)).toBeInstanceOf(Error)
+  })
+
+  it('reads the previous release’s artifact (bench/baseline)', () => {
+    const old = readMetadata(new WebAssembly.Module(readFileSync(new URL('../bench/baseline/crm-d8a7d26.wasm', import.meta.url))))
+    if (old instanceof Error) throw old
+    expect(old.version).toBe('crm-1.0.0')
+    expect(old.counts).toMatchObject({ tools: 7, roles: 3, rules: 9 })
   })
 
   it('decides the CRM scenarios', async () => {

@@ -101,11 +101,9 @@ describe('a buffer is the host’s until released (spec §6)', () => {
     const h = host()
     const texts = ['process_refund', '{"amount":100}', '{"role":"agent"}'].map((t) => encoder.encode(t))
     const whole = h.put(new Uint8Array([...texts[0]!, ...texts[1]!, ...texts[2]!]))
-    const [tool, args, ctx]: [number, number][] = [
-      [whole[0], texts[0]!.length],
-      [whole[0] + texts[0]!.length, texts[1]!.length],
-      [whole[0] + texts[0]!.length + texts[1]!.length, texts[2]!.length],
-    ]
+    const tool: [number, number] = [whole[0], texts[0]!.length]
+    const args: [number, number] = [whole[0] + texts[0]!.length, texts[1]!.length]
+    const ctx: [number, number] = [whole[0] + texts[0]!.length + texts[1]!.length, texts[2]!.length]
     const snapshot = h.bytes().slice(whole[0], whole[0] + whole[1])
     for (let i = 0; i < 300; i++) {
       h.put('x'.repeat(64 * 1024)) // never released: the budget must spare the buffer the calls use

@@ -413,6 +413,13 @@ describe("claims that are not the entry's reads are refused", () => {
       expect(d.ask('v', 'r', [claim(0, 'amount', value)])).toBe(errorText(MISMATCH))
     }
   })
+
+  test('the claims are checked whole before any value: a bad value before a bad claim is still the mismatch', () => {
+    const d = new ValuesHost(fixed)
+    for (const value of ['{', '1 2', '"\\x"']) {
+      expect(d.ask('t', 'r', [claim(0, 'amount', value), claim(1, 'not_team', '"b"')])).toBe(errorText(MISMATCH))
+    }
+  })
 })
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import type { Program } from './ir.js'
 import { codegen } from './codegen.js'
 import { WasmModule } from './module.js'
-import { ABI_VERSION, METADATA_SECTION, type Metadata } from '../host/metadata.js'
+import { ABI_VERSION, METADATA_SECTION, type Metadata, metadataSection } from '../host/metadata.js'
 import { Limit } from '../layout.js'
 import { templatePath } from '../paths.js'
 import { PERSO_VERSION } from '../version.js'
@@ -67,7 +67,7 @@ export function emit(program: Program): Uint8Array<ArrayBuffer> {
     // 1 ms. A full module.optimize(2, 2) reaches 16,267 B (and about 5% faster evaluate, within
     // the noise) but adds 0.3-1 s to every compile, so only the packing is kept.
     module.packMemory()
-    module.addCustomSection(METADATA_SECTION, new TextEncoder().encode(JSON.stringify(metadataOf(program))))
+    module.addCustomSection(METADATA_SECTION, new TextEncoder().encode(JSON.stringify(metadataSection(metadataOf(program)))))
     module.validate()
     return module.emit()
   } finally {

@@ -66,7 +66,7 @@ export function decideTexts(tool: usize, toolLen: usize, toolIn: bool, args: usi
   let roleLen = roleEnd - roleStart - 2
   if (roleEscaped) {
     role = scratch(<u64>roleLen)
-    if (role == 0) return faultAnswer()
+    if (role == 0) return faultAnswer(utf8('evaluate'))
     roleLen = unescapeInto(role, roleStart + 1, roleEnd - 1)
   }
   return decide(tool, toolLen, role, roleLen, From.Texts)
@@ -134,24 +134,19 @@ export function decideValues(tool: usize, toolLen: usize, toolIn: bool, role: us
 
 /**
  * Sets each read's value from the table; an error response when the table does
- * not claim exactly the entry's reads, in order, or a value is not one JSON
- * text nested as the request's own text could hold it.
+ * not claim exactly the entry's reads (checked whole first), or a value is not
+ * one JSON text nested as the request's own text could hold it.
  */
 function readValues(): usize {
   let count = readCountOf()
   if (load<u32>(table, ValuesTable.Count) != count) return valuesMismatch()
+  for (let r: u32 = 0; r < count; r++) if (!claims(record(r), readAt(r))) return valuesMismatch()
   for (let r: u32 = 0; r < count; r++) {
-    let record = table + ValuesTable.Records + <usize>r * ValueRecord.Size
-    let read = readAt(r)
-    let source = load<u32>(read, Read.Source)
-    let nameLen = <usize>load<u32>(read, Read.FieldLen)
-    if (load<u32>(record, ValueRecord.Source) != source || <usize>load<u32>(record, ValueRecord.NameLen) != nameLen) return valuesMismatch()
-    if (!bytesEqual(load<u32>(record, ValueRecord.NamePtr), load<u32>(read, Read.FieldPtr), nameLen)) return valuesMismatch()
-    let len = <usize>load<u32>(record, ValueRecord.ValueLen)
+    let len = <usize>load<u32>(record(r), ValueRecord.ValueLen)
     if (len == 0) continue
-    let value = <usize>load<u32>(record, ValueRecord.ValuePtr)
+    let value = <usize>load<u32>(record(r), ValueRecord.ValuePtr)
     // An argument sits one level inside the arguments object, an attribute two inside the context.
-    let levels = source == Source.Arguments ? Limit.Depth - 1 : Limit.Depth - 2
+    let levels = load<u32>(readAt(r), Read.Source) == Source.Arguments ? Limit.Depth - 1 : Limit.Depth - 2
     if (!validate(value, len, levels)) {
       beginError(utf8('evaluate_values'), utf8('value '))
       putDecimal(<u64>r)
@@ -162,6 +157,20 @@ function readValues(): usize {
     setValue(r, rootStart, rootEnd)
   }
   return 0
+}
+
+function record(r: u32): usize {
+  return table + ValuesTable.Records + <usize>r * ValueRecord.Size
+}
+
+/** True when the table's `record` claims the blob's `read`: its source and field name. */
+function claims(record: usize, read: usize): bool {
+  let nameLen = <usize>load<u32>(read, Read.FieldLen)
+  return (
+    load<u32>(record, ValueRecord.Source) == load<u32>(read, Read.Source) &&
+    <usize>load<u32>(record, ValueRecord.NameLen) == nameLen &&
+    bytesEqual(load<u32>(record, ValueRecord.NamePtr), load<u32>(read, Read.FieldPtr), nameLen)
+  )
 }
 
 function valuesMismatch(): usize {
@@ -179,7 +188,7 @@ function decide(tool: usize, toolLen: usize, role: usize, roleLen: usize, from: 
   if (entry == 0) return respond(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen, 0, 0)
   if (cond == 0) return respond(true, Outcome.NoCondition, tool, toolLen, role, roleLen, 0, 0)
   let root = startReads(cond)
-  if (root == 0) return faultAnswer()
+  if (root == 0) return faultAnswer(exportName(from))
   if (from == From.Texts) {
     readSource(Source.Arguments, argsStart, argsEnd)
     readSource(Source.AgentAttributes, agentStart, agentEnd)
@@ -188,11 +197,11 @@ function decide(tool: usize, toolLen: usize, role: usize, roleLen: usize, from: 
     let refused = readValues()
     if (refused != 0) return refused
   }
-  if (holds(root)) return fault != Fault.None ? faultAnswer() : respond(true, Outcome.Passed, tool, toolLen, role, roleLen, 0, 0)
+  if (holds(root)) return fault != Fault.None ? faultAnswer(exportName(from)) : respond(true, Outcome.Passed, tool, toolLen, role, roleLen, 0, 0)
   let account = startText()
   explain(root)
   let accountEnd = textEnd()
-  if (fault != Fault.None) return faultAnswer()
+  if (fault != Fault.None) return faultAnswer(exportName(from))
   return respond(false, Outcome.Failed, tool, toolLen, role, roleLen, account, accountEnd)
 }
 
@@ -215,11 +224,15 @@ function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, rol
   return finish()
 }
 
-/** The error for the call's fault: it never turns into a decision. */
-export function faultAnswer(): usize {
-  if (fault == Fault.Corrupt) return error(utf8('evaluate'), utf8('the policy in this artifact is corrupt; recompile it with perso compile'))
-  if (fault == Fault.Limit) return error(utf8('evaluate'), utf8('a number is too long to read exactly'))
-  return error(utf8('evaluate'), utf8('out of memory'))
+/** The error for the call's fault, named by the export that was called (`utf8('…')`): it never turns into a decision. */
+export function faultAnswer(export_: usize): usize {
+  if (fault == Fault.Corrupt) return error(export_, utf8('the policy in this artifact is corrupt; recompile it with perso compile'))
+  if (fault == Fault.Limit) return error(export_, utf8('a number is too long to read exactly'))
+  return error(export_, utf8('out of memory'))
+}
+
+function exportName(from: From): usize {
+  return from == From.Texts ? utf8('evaluate') : utf8('evaluate_values')
 }
 
 // ---- Input errors

@@ -59,7 +59,7 @@ export function init(ptr: usize, len: usize): usize {
     let text = startText()
     canonical(rootStart, rootEnd)
     let digest = sha256(text, textEnd() - text)
-    if (fault != Fault.None || digest == 0) return faultAnswer()
+    if (fault != Fault.None || digest == 0) return faultAnswer(utf8('init'))
     if (!bytesEqual(digest, blob() + Header.Digest, 32)) {
       return error(utf8('init'), utf8('this artifact was compiled from another policy; recompile it with perso compile'))
     }

@@ -1,12 +1,13 @@
-// The account of a failed condition (docs/design.md "Reasons"), written as plain
-// UTF-8 at the text position; the response escapes it. Only `Arguments` values
-// are quoted: attribute values never leave the artifact. Field names are never
-// cut; an ANY lists its alternatives up to a bound, then counts the rest.
+// The account of a failed condition (docs/design.md "Reasons"), written into
+// the response being written, JSON-escaped. Only `Arguments` values are quoted:
+// attribute values never leave the artifact. Field names are never cut; an ANY
+// lists its alternatives up to a bound on the account's own (unescaped) bytes,
+// then counts the rest.
 
 import { Fault, raise } from './fault'
 import { CompositeNode, EqualsNode, InNode, NotNode, NumericNode, Op, Read, SOURCES, Source, TextRef } from './layout'
-import { Failure, check, holds, nodeSize, readAt, readOf, valueEndOf, valueOf } from './interp'
-import { putBytes, putDecimal, putEllipsis, putText, textEnd } from './response'
+import { Failure, check, holds, lastFailure, lastLeaf, nodeSize, readAt, readOf, valueEndOf, valueOf } from './interp'
+import { putDecimal, putEllipsis, putEscaped, putText } from './response'
 import { cutAtBoundary } from './text'
 
 /** Longest quoted value, in bytes, before it is shortened with `…`. */
@@ -14,15 +15,33 @@ const QUOTE_LIMIT: usize = 64
 /** An ANY stops listing its alternatives once its list has reached this many bytes. */
 const LIST_LIMIT: usize = 200
 
-/** Writes why `node`, which does not hold, fails. */
-export function explain(node: usize): void {
+/** Bytes of the account written so far, before escaping. */
+let spoken: usize = 0
+
+function say(text: usize): void {
+  putText(text)
+  spoken += <usize>load<u8>(text)
+}
+
+function sayBytes(p: usize, len: usize): void {
+  putEscaped(p, len)
+  spoken += len
+}
+
+/** Writes why `node`, which does not hold, fails, into the response being written. */
+export function writeAccount(node: usize): void {
+  spoken = 0
+  explain(node)
+}
+
+function explain(node: usize): void {
   let op = <i32>load<u8>(node)
   if (op == Op.All) explainAll(node)
   else if (op == Op.Any) explainAny(node)
   else if (op == Op.Not) {
-    putTextRef(node + NotNode.Label)
-    putText(utf8(' did not hold'))
-  } else explainLeaf(node, check(node))
+    sayTextRef(node + NotNode.Label)
+    say(utf8(' did not hold'))
+  } else explainLeaf(node, node == lastLeaf ? lastFailure : check(node))
 }
 
 /** The account of the first child that fails. */
@@ -41,22 +60,22 @@ function explainAll(node: usize): void {
 function explainAny(node: usize): void {
   let count = load<u32>(node, CompositeNode.Count)
   if (count == 0) {
-    putTextRef(node + CompositeNode.Label)
-    putText(utf8(' did not hold'))
+    sayTextRef(node + CompositeNode.Label)
+    say(utf8(' did not hold'))
     return
   }
-  let start = textEnd()
-  putText(utf8('none of the alternatives held: '))
+  let start = spoken
+  say(utf8('none of the alternatives held: '))
   let child = node + CompositeNode.Header
   for (let i: u32 = 0; i < count; i++) {
     if (i > 0) {
-      if (textEnd() - start >= LIST_LIMIT) {
-        putText(utf8('; and '))
-        putDecimal(<u64>(count - i))
-        putText(utf8(' more'))
+      if (spoken - start >= LIST_LIMIT) {
+        say(utf8('; and '))
+        putDecimal(<u64>(count - i)) // the list is over: its length no longer counts
+        say(utf8(' more'))
         return
       }
-      putText(utf8('; '))
+      say(utf8('; '))
     }
     explain(child)
     child += nodeSize(child)
@@ -68,36 +87,36 @@ function explainLeaf(node: usize, failure: Failure): void {
   switch (failure) {
     case Failure.MissingA:
       putName(a)
-      putText(utf8(' is missing'))
+      say(utf8(' is missing'))
       return
     case Failure.NullA:
       putName(a)
-      putText(utf8(' is null'))
+      say(utf8(' is null'))
       return
     case Failure.MissingB:
       putName(readOf(node, EqualsNode.B))
-      putText(utf8(' is missing'))
+      say(utf8(' is missing'))
       return
     case Failure.NullB:
       putName(readOf(node, EqualsNode.B))
-      putText(utf8(' is null'))
+      say(utf8(' is null'))
       return
     case Failure.NotNumber:
       putNameAndQuote(a)
-      putText(utf8(' is not a number'))
+      say(utf8(' is not a number'))
       return
     case Failure.NotString:
       putNameAndQuote(a)
-      putText(utf8(' is not a string'))
+      say(utf8(' is not a string'))
       return
     case Failure.Compared:
       putNameAndQuote(a)
-      putText(utf8(' is not '))
-      putTextRef(node + (<i32>load<u8>(node) == Op.Numeric ? NumericNode.Text : InNode.Text))
+      say(utf8(' is not '))
+      sayTextRef(node + (<i32>load<u8>(node) == Op.Numeric ? NumericNode.Text : InNode.Text))
       return
     case Failure.Differ:
       putNameAndQuote(a)
-      putText(utf8(' does not equal '))
+      say(utf8(' does not equal '))
       putNameAndQuote(readOf(node, EqualsNode.B))
       return
   }
@@ -108,32 +127,35 @@ function explainLeaf(node: usize, failure: Failure): void {
 /** `<Source>.<field>`, whole. */
 function putName(read: u32): void {
   let r = readAt(read)
-  putSourceName(load<u32>(r, Read.Source))
-  putText(utf8('.'))
-  putBytes(load<u32>(r, Read.FieldPtr), load<u32>(r, Read.FieldLen))
+  saySourceName(load<u32>(r, Read.Source))
+  say(utf8('.'))
+  sayBytes(load<u32>(r, Read.FieldPtr), load<u32>(r, Read.FieldLen))
 }
 
 /** The source's name from the generated table of texts (a length byte, then UTF-8, per source). */
-function putSourceName(source: u32): void {
+function saySourceName(source: u32): void {
   let text = SOURCES
   for (let i: u32 = 0; i < source; i++) text += 1 + <usize>load<u8>(text)
-  putText(text)
+  say(text)
 }
 
 /** `<Source>.<field>`, and ` = <raw>` for an `Arguments` value: the raw text, shortened past 64 bytes with `…`. */
 function putNameAndQuote(read: u32): void {
   putName(read)
   if (load<u32>(readAt(read), Read.Source) != Source.Arguments) return
-  putText(utf8(' = '))
+  say(utf8(' = '))
   let start = valueOf(read)
   let len = valueEndOf(read) - start
   let cut = cutAtBoundary(start, len, QUOTE_LIMIT)
-  putBytes(start, cut)
-  if (cut < len) putEllipsis()
+  sayBytes(start, cut)
+  if (cut < len) {
+    putEllipsis()
+    spoken += 3
+  }
 }
 
 /** The text behind a text ref in the blob. */
-function putTextRef(at: usize): void {
+function sayTextRef(at: usize): void {
   let ref = <usize>load<u32>(at)
-  putBytes(load<u32>(ref, TextRef.Ptr), load<u32>(ref, TextRef.Len))
+  sayBytes(load<u32>(ref, TextRef.Ptr), load<u32>(ref, TextRef.Len))
 }

@@ -3,14 +3,14 @@
 // (`evaluate_values`); from the table probe on, both take the one path below,
 // so they answer the same bytes for the same request.
 
-import { explain } from './account'
+import { writeAccount } from './account'
 import { header } from './blob'
 import { Fault, fault } from './fault'
 import { holds, readAt, readCountOf, readSource, setValue, startReads } from './interp'
 import { JsonError, errorAt, errorCode, keyEquals, keyStart, nextMember, rootEnd, rootStart, stringEscaped, validate, valueEnd, valueStart } from './json'
 import { Condition, Entry, Header, Limit, Read, Source, ValueRecord, ValuesTable } from './layout'
 import { scratch } from './memory'
-import { begin, beginError, endError, error, finish, putDecimal, putEscaped, putText, startText, textEnd } from './response'
+import { begin, beginError, endError, error, finish, putDecimal, putEscaped, putText } from './response'
 import { probe } from './table'
 import { bytesEqual, invalidUtf8At } from './text'
 import { unescapeInto } from './unescape'
@@ -52,11 +52,11 @@ export function decideTexts(tool: usize, toolLen: usize, toolIn: bool, args: usi
   let bad = toolUtf8Error(tool, toolLen, toolIn, utf8('tool_name'))
   if (bad != 0) return bad
   if (!argsIn) return error(utf8('arguments JSON'), utf8('buffer outside memory'))
-  if (!validate(args, argsLen)) return jsonError(utf8('arguments JSON'))
+  if (!validate(args, argsLen, Limit.Depth)) return jsonError(utf8('arguments JSON'))
   argsStart = rootStart
   argsEnd = rootEnd
   if (!ctxIn) return error(utf8('context JSON'), utf8('buffer outside memory'))
-  if (!validate(ctx, ctxLen)) return jsonError(utf8('context JSON'))
+  if (!validate(ctx, ctxLen, Limit.Depth)) return jsonError(utf8('context JSON'))
   if (load<u8>(rootStart) != 0x7b) return error(utf8('context JSON'), utf8('not an object'))
   let repeated = readContext(ctx, rootStart, rootEnd)
   if (repeated != 0) return repeated
@@ -185,8 +185,8 @@ function decide(tool: usize, toolLen: usize, role: usize, roleLen: usize, from: 
   let cond: usize = entry == 0 ? 0 : <usize>load<u32>(entry, Entry.CondPtr)
   // The table must claim exactly the entry's reads: none for a pair without condition.
   if (from == From.Values && cond == 0 && load<u32>(table, ValuesTable.Count) != 0) return valuesMismatch()
-  if (entry == 0) return respond(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen, 0, 0)
-  if (cond == 0) return respond(true, Outcome.NoCondition, tool, toolLen, role, roleLen, 0, 0)
+  if (entry == 0) return respond(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen, 0)
+  if (cond == 0) return respond(true, Outcome.NoCondition, tool, toolLen, role, roleLen, 0)
   let root = startReads(cond)
   if (root == 0) return faultAnswer(exportName(from))
   if (from == From.Texts) {
@@ -197,16 +197,15 @@ function decide(tool: usize, toolLen: usize, role: usize, roleLen: usize, from: 
     let refused = readValues()
     if (refused != 0) return refused
   }
-  if (holds(root)) return fault != Fault.None ? faultAnswer(exportName(from)) : respond(true, Outcome.Passed, tool, toolLen, role, roleLen, 0, 0)
-  let account = startText()
-  explain(root)
-  let accountEnd = textEnd()
+  let passed = holds(root)
   if (fault != Fault.None) return faultAnswer(exportName(from))
-  return respond(false, Outcome.Failed, tool, toolLen, role, roleLen, account, accountEnd)
+  let answer = respond(passed, passed ? Outcome.Passed : Outcome.Failed, tool, toolLen, role, roleLen, passed ? 0 : root)
+  // Explaining a failure decides its checks again: a fault there is the answer too.
+  return fault != Fault.None ? faultAnswer(exportName(from)) : answer
 }
 
-/** Spec §4's reason for the outcome, with the account of a failed condition after `: `. */
-function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize, account: usize, accountEnd: usize): usize {
+/** Spec §4's reason for the outcome, with the account of the failed condition at `failed` after `: `. */
+function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize, failed: usize): usize {
   begin()
   putText(allow ? utf8('{"decision":"Allow","reason":"') : utf8('{"decision":"Deny","reason":"'))
   putText(outcome == Outcome.NoRule ? utf8("no rule matched tool '") : utf8("rule matched tool '"))
@@ -218,10 +217,10 @@ function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, rol
   else if (outcome == Outcome.Passed) putText(utf8("'; condition passed"))
   else {
     putText(utf8("'; condition failed: "))
-    putEscaped(account, accountEnd - account)
+    writeAccount(failed)
   }
   putText(utf8('"}'))
-  return finish()
+  return fault != Fault.None ? 0 : finish()
 }
 
 /** The error for the call's fault, named by the export that was called (`utf8('…')`): it never turns into a decision. */

@@ -9,7 +9,7 @@ import { canonical } from './canonical'
 import { decideTexts, decideValues, faultAnswer, jsonError } from './decide'
 import { Fault, fault } from './fault'
 import { rootEnd, rootStart, validate } from './json'
-import { Header, ValueRecord, ValuesTable } from './layout'
+import { Header, Limit, ValueRecord, ValuesTable } from './layout'
 import { allocBuffer, beginCall, heapStarted, inMemory, input, release, startHeap, startScratch } from './memory'
 import { begin, error, finish, putEscaped, putText, startText, textEnd } from './response'
 import { sha256 } from './sha256'
@@ -54,7 +54,7 @@ export function init(ptr: usize, len: usize): usize {
   if (!policySound()) return noPolicy(utf8('init'))
   if (len != 0) {
     if (!inside) return error(utf8('init'), utf8('buffer outside memory'))
-    if (!validate(ptr, len)) return jsonError(utf8('init'))
+    if (!validate(ptr, len, Limit.Depth)) return jsonError(utf8('init'))
     // The same policy is the same JSON value: the same canonical text (spec §6).
     let text = startText()
     canonical(rootStart, rootEnd)

@@ -28,11 +28,20 @@ let readCount: u32 = 0
 /** Per read: u32 value start, u32 value end (0 = absent). */
 let values: usize = 0
 
+/**
+ * Room for the values of a condition's first few reads outside scratch: most
+ * calls then take no scratch before their response, which can stay where it is
+ * written (memory.ts `keepResponse`).
+ */
+const STATIC_READS: u32 = 32
+const STATIC_VALUES: usize = memory.data(<i32>STATIC_READS * 8)
+
 /** Takes the reads of the condition at `cond`, every value absent until set; the root node, or 0 when scratch ran out. */
 export function startReads(cond: usize): usize {
+  lastLeaf = 0
   readCount = load<u32>(cond, Condition.ReadCount)
   reads = cond + Condition.Reads
-  values = scratch(<u64>readCount * 8 + 8)
+  values = readCount <= STATIC_READS ? STATIC_VALUES : scratch(<u64>readCount * 8)
   if (values == 0) return 0
   memory.fill(values, 0, <usize>readCount * 8)
   return reads + <usize>readCount * Read.Size
@@ -110,6 +119,10 @@ export function nodeSize(node: usize): usize {
   return 0
 }
 
+/** The last leaf `holds` checked, and why it failed: the account of a leaf that just failed needs no second check. */
+export let lastLeaf: usize = 0
+export let lastFailure: Failure = Failure.Holds
+
 /** Whether `node` holds, with short-circuit. */
 export function holds(node: usize): bool {
   let op = <i32>load<u8>(node)
@@ -125,7 +138,9 @@ export function holds(node: usize): bool {
     return op == Op.All
   }
   if (op == Op.Not) return !holds(node + NotNode.Header)
-  return check(node) == Failure.Holds
+  lastLeaf = node
+  lastFailure = check(node)
+  return lastFailure == Failure.Holds
 }
 
 /** A leaf: Holds, or why it fails. */

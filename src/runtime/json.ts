@@ -2,7 +2,6 @@
 // two u64 bit sets (nesting is capped below 128 levels, so no recursion and no
 // stack growth), and skip helpers that walk text the validator has already accepted.
 
-import { Limit } from './layout'
 import { bytesEqual, utf8Sequence } from './text'
 import { EXPONENT_CAP, parseNumber } from './number'
 import { unescapedEquals } from './unescape'
@@ -109,7 +108,7 @@ const HIGHS: u64 = 0x8080808080808080
  * inside one). On success sets `rootStart`/`rootEnd`; on failure sets
  * `errorCode`/`errorAt` (first error wins).
  */
-export function validate(start: usize, len: usize, levels: i32 = Limit.Depth): bool {
+export function validate(start: usize, len: usize, levels: i32): bool {
   let end = start + len
   textStart = start
   errorCode = JsonError.None

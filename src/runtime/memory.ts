@@ -454,13 +454,15 @@ export function keepResponse(at: usize, length: usize): usize {
   let b = take(blockSize(<u64>length), RESPONSE)
   if (b == 0) return 0
   store<u32>(b, <u32>length, Block.Length)
-  // A block carved at the top sits below the text (scratch starts a header's room above the top), so copying
-  // upward in address order never overwrites what is still to be read. Eight bytes at a time: for a response's
-  // few hundred bytes, V8's `memory.copy` (a call out of the compiled code) costs more.
+  lastResponse = b
   let to = b + Block.Header
+  // A response written first in the call's scratch starts a header's room above the top: carved there, it stays.
+  if (to == at) return to
+  // Else a block carved at the top sits below the text, so copying upward in address order never overwrites
+  // what is still to be read. Eight bytes at a time: for a response's few hundred bytes, V8's `memory.copy`
+  // (a call out of the compiled code) costs more.
   let end = to + length
   for (; to + 8 <= end; to += 8, at += 8) store<u64>(to, load<u64>(at))
   for (; to < end; to++, at++) store<u8>(to, load<u8>(at))
-  lastResponse = b
   return b + Block.Header
 }

@@ -29,7 +29,8 @@ export function textEnd(): usize {
 }
 
 /** False, and the text fails, when `n` more bytes cannot be had. */
-function room(n: usize): bool {
+// @ts-ignore: decorator
+@inline function room(n: usize): bool {
   if (claimTo(<u64>pos + <u64>n)) return true
   failed = true
   return false

@@ -4,7 +4,7 @@
 // until it has passed.
 
 import { BLOB_FORMAT, BLOB_MAGIC, Header } from './layout'
-import { inMemory } from './memory'
+import { inMemory } from './heap'
 
 /** Address of the blob; `emit` sets it in the artifact (0 in the bare template). */
 export let __perso_policy: u32 = 0

@@ -3,7 +3,7 @@
 // characters, objects by key set and values whatever their order.
 
 import { canonical } from './canonical'
-import { rewind, scratchMark } from './memory'
+import { rewind, scratchMark } from './scratch'
 import { startText, textEnd } from './response'
 import { bytesEqual } from './text'
 

@@ -5,7 +5,7 @@
 import { Fault, raise } from './fault'
 import { keyEquals, nextMember, valueEnd, valueStart } from './json'
 import { CompositeNode, Condition, EqualsNode, InNode, NotNode, NumericNode, Op, PresentNode, Read, TextRef } from './layout'
-import { scratch } from './memory'
+import { scratch } from './scratch'
 import { parseNumber } from './number'
 import { jsonEquals } from './equals'
 import { unescapedEquals } from './unescape'
@@ -31,7 +31,7 @@ let values: usize = 0
 /**
  * Room for the values of a condition's first few reads outside scratch: most
  * calls then take no scratch before their response, which can stay where it is
- * written (memory.ts `keepResponse`).
+ * written (heap.ts `keepResponse`).
  */
 const STATIC_READS: u32 = 32
 const STATIC_VALUES: usize = memory.data(<i32>STATIC_READS * 8)

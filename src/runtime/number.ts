@@ -2,7 +2,7 @@
 // Number() gives: Clinger's fast path, else an exact big-integer division.
 
 import { BIGNUM_BYTES, bitLength, compare, isZero, mulAdd, mulPow10, setSmall, shiftLeft, shiftRightOne, subtract } from './bignum'
-import { rewind, scratch, scratchMark } from './memory'
+import { rewind, scratch, scratchMark } from './scratch'
 
 /**
  * Halfway points between doubles have at most 767 significant digits, so

@@ -4,7 +4,8 @@
 // response, which `finish` moves into a block of its own (spec §6 "Lifetimes").
 // Text from inputs and the policy is escaped exactly like serde_json.
 
-import { claimTo, keepResponse, scratchMark } from './memory'
+import { keepResponse } from './heap'
+import { claimTo, scratchMark } from './scratch'
 
 /** Answered when not even the response fits in memory: `{"error":"out of memory"}`, in static data (dealloc ignores it). */
 const OUT_OF_MEMORY: usize = memory.data<u8>([

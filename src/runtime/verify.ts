@@ -6,7 +6,7 @@
 
 import { blob, hasHeader, header } from './blob'
 import { Condition, CompositeNode, Entry, EqualsNode, Header, InNode, Limit, NotNode, NumericNode, Op, PresentNode, Read, SOURCES_COUNT, Slot, TextRef } from './layout'
-import { rewind, scratch, scratchMark } from './memory'
+import { rewind, scratch, scratchMark } from './scratch'
 import { probe } from './table'
 
 const enum Verdict {

@@ -39,7 +39,9 @@ function transpiled() {
   const out = join(rootPath, 'node_modules/.cache/perso-fuzz')
   const files = [
     ...readdirSync(join(rootPath, 'test/fuzz')).map((f) => `test/fuzz/${f}`),
-    ...['reference', 'ref-json', 'canonical', 'json-text', 'arbitraries', 'host'].map((f) => `test/support/${f}.ts`),
+    ...['reference', 'ref-json', 'canonical', 'json-text', 'arbitraries', 'host', 'patterns'].map((f) => `test/support/${f}.ts`),
+    // The support code reads the limits (the buffer budget) from the one table of them.
+    'src/layout.ts',
   ]
   for (const file of files) {
     const source = readFileSync(join(rootPath, file), 'utf8')

@@ -79,8 +79,11 @@ export function useBuffers(from: usize, to: usize): void {
   if (from < heapBase) from = heapBase
   if (to > top) to = top
   if (from >= to) return
+  // Inputs of one call often share a buffer: the one met last.
+  let b = metCount > 0 ? <usize>load<u32>(MET + <usize>(metCount - 1) * 4) : 0
+  if (b != 0 && from >= b && to <= b + sizeOf(b)) return
   // Hosts pass what they allocated for the call, or buffers the previous calls used: the newest few.
-  let b = newest
+  b = newest
   for (let i = 0; i < RECENT && b != 0; i++) {
     if (from >= b && to <= b + sizeOf(b)) return meet(b)
     b = <usize>load<u32>(b, Block.Prev)

@@ -2,7 +2,7 @@
 // two u64 bit sets (nesting is capped below 128 levels, so no recursion and no
 // stack growth), and skip helpers that walk text the validator has already accepted.
 
-import { bytesEqual, utf8Sequence } from './text'
+import { HIGHS, bytesBelow, bytesEqual, bytesEqualTo, firstFlagged, utf8Sequence } from './text'
 import { EXPONENT_CAP, parseNumber } from './number'
 import { unescapedEquals } from './unescape'
 
@@ -64,29 +64,6 @@ function skipSpaceRun(p: usize, end: usize): usize {
 // @ts-ignore: decorator
 @inline function isDigit(c: u32): bool {
   return c - 0x30 < 10
-}
-
-// Eight bytes at a time (SWAR): a mask with the high bit of every byte of `w` that
-// is `b` / below `b`. Only the lowest flagged byte is exact (a borrow can flag the
-// bytes above it), which is the one the scanners need.
-const ONES: u64 = 0x0101010101010101
-const HIGHS: u64 = 0x8080808080808080
-
-// @ts-ignore: decorator
-@inline function bytesEqualTo(w: u64, b: u64): u64 {
-  let x = w ^ (ONES * b)
-  return (x - ONES) & ~x & HIGHS
-}
-
-// @ts-ignore: decorator
-@inline function bytesBelow(w: u64, b: u64): u64 {
-  return (w - ONES * b) & ~w & HIGHS
-}
-
-/** Offset of the lowest flagged byte of a nonzero mask. */
-// @ts-ignore: decorator
-@inline function firstFlagged(mask: u64): usize {
-  return <usize>(ctz(mask) >> 3)
 }
 
 // @ts-ignore: decorator

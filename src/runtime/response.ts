@@ -5,6 +5,7 @@
 // Text from inputs and the policy is escaped exactly like serde_json.
 
 import { keepResponse } from './heap'
+import { bytesBelow, bytesEqualTo } from './text'
 import { claimTo, scratchMark } from './scratch'
 
 /** Answered when not even the response fits in memory: `{"error":"out of memory"}`, in static data (dealloc ignores it). */
@@ -90,7 +91,15 @@ export function putDecimal(v: u64): void {
 export function putEscaped(p: usize, len: usize): void {
   if (!room(len * 6)) return
   let q = pos
-  for (let i: usize = 0; i < len; i++) {
+  let i: usize = 0
+  // Eight bytes at a time while none of them needs escaping, as names and most values.
+  for (; i + 8 <= len; i += 8) {
+    let w = load<u64>(p + i)
+    if ((bytesEqualTo(w, 0x22) | bytesEqualTo(w, 0x5c) | bytesBelow(w, 0x20)) != 0) break
+    store<u64>(q, w)
+    q += 8
+  }
+  for (; i < len; i++) {
     let c = <u32>load<u8>(p + i)
     if (c >= 0x20 && c != 0x22 && c != 0x5c) {
       store<u8>(q++, c)

@@ -78,3 +78,26 @@ export function cutAtBoundary(p: usize, len: usize, limit: usize): usize {
   while (n > 0 && (load<u8>(p + n) & 0xc0) == 0x80) n--
   return n
 }
+
+// Eight bytes at a time (SWAR): a mask with the high bit of every byte of `w` that
+// is `b` / below `b`. Only the lowest flagged byte is exact (a borrow can flag the
+// bytes above it), which is the one the scanners need.
+export const ONES: u64 = 0x0101010101010101
+export const HIGHS: u64 = 0x8080808080808080
+
+// @ts-ignore: decorator
+@inline export function bytesEqualTo(w: u64, b: u64): u64 {
+  let x = w ^ (ONES * b)
+  return (x - ONES) & ~x & HIGHS
+}
+
+// @ts-ignore: decorator
+@inline export function bytesBelow(w: u64, b: u64): u64 {
+  return (w - ONES * b) & ~w & HIGHS
+}
+
+/** Offset of the lowest flagged byte of a nonzero mask. */
+// @ts-ignore: decorator
+@inline export function firstFlagged(mask: u64): usize {
+  return <usize>(ctz(mask) >> 3)
+}

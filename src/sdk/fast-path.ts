@@ -6,7 +6,7 @@
 // its own blob and decides on the one path `evaluate` takes: it answers the
 // same bytes, which the SDK only reads.
 
-import { type ArtifactExports, KnownText, MemoryViews, writeText } from '../host/abi.js'
+import { type ArtifactExports, KnownText, MemoryViews } from '../host/abi.js'
 import type { Metadata } from '../host/metadata.js'
 import { Source, ValueRecord, ValuesTable } from '../layout.js'
 import type { Decision, EvaluateRequest } from './request.js'
@@ -24,13 +24,29 @@ interface Read {
   nameBytes: Uint8Array
 }
 
-/** What to send for a (tool, role), and the last answers seen for it, recognised by their bytes. */
+/**
+ * What to send for a (tool, role): its values table (the claims), tool name,
+ * role and field names — written into module memory once per buffer (`at`,
+ * valid for buffer `placed`), so that a call only writes its values — and the
+ * last answers seen for it, recognised by their bytes.
+ */
 interface Plan {
+  tool: Uint8Array
+  role: Uint8Array
   reads: Read[]
   answers: KnownText<Decision>[]
+  /** Bytes the plan takes in memory: its table, then the tool name, the role and the field names. */
+  size: number
+  /** Where it is written, and in which buffer (`FastPath.buffer`); `at` is stale when `placed` is not the current buffer. */
+  at: number
+  placed: number
+  /** False for a plan that serves one call: it is written with its values, never placed. */
+  kept: boolean
 }
 
 const MIN_BUFFER = 64 * 1024
+/** The first quarter of the buffer holds plans written once; the rest takes each call's values. */
+const PLANS_SHARE_BITS = 2
 /** Answers kept per plan (an Allow and a Deny or two), and how long they may be. */
 const KNOWN_PER_PLAN = 3
 const KNOWN_LENGTH = 1024
@@ -56,18 +72,34 @@ export function hasValuesExport(exports: ArtifactExports): exports is ValuesExpo
   return typeof (exports as Partial<ValuesExports>).evaluate_values === 'function'
 }
 
+function plan(tool: string, role: string, reads: Read[], answers: KnownText<Decision>[], kept: boolean): Plan {
+  const toolBytes = utf8(tool)
+  const roleBytes = utf8(role)
+  const names = reads.reduce((n, r) => n + r.nameBytes.length, 0)
+  const size = (ValuesTable.Records + reads.length * ValueRecord.Size + toolBytes.length + roleBytes.length + names + 3) & ~3
+  return { tool: toolBytes, role: roleBytes, reads, answers, size, at: 0, placed: 0, kept }
+}
+
+/** Pairs without entry whose plans are kept (their answers repeat per pair), and the longest tool name and role kept. */
+const NO_ENTRY_PLANS = 1024
+const NO_ENTRY_LENGTH = 1024
+
 export class FastPath {
   private readonly plans = new Map<string, Map<string, Plan>>()
-  /** For pairs the metadata has no entry for: no reads, and answers recognised by their bytes all the same. */
-  private readonly noEntry: Plan = { reads: [], answers: [] }
+  /** Plans of pairs the metadata has no entry for, as they are asked (a bounded cache, cleared when full). */
+  private readonly noEntry = new Map<string, Map<string, Plan>>()
+  private noEntryCount = 0
   private readonly views: MemoryViews
+  /**
+   * One buffer, reserved once and reused by every call (a buffer stays the
+   * host's until released, and one that every call uses is never reclaimed:
+   * spec §6 "Lifetimes"). Its first part holds plans, the rest each call's values.
+   */
   private ptr = 0
   private room = 0
-  // Where `write` put the tool name and the role.
-  private toolPtr = 0
-  private toolLen = 0
-  private rolePtr = 0
-  private roleLen = 0
+  /** Counts the buffers taken, so a plan knows whether it is written in this one. */
+  private buffer = 0
+  private plansEnd = 0
 
   /** `textPath` decides a request from its whole JSON texts: the answer when the artifact refuses the values. */
   constructor(
@@ -82,59 +114,73 @@ export class FastPath {
       const reads = conditionIndex === null ? [] : metadata.conditions[conditionIndex]!.reads
       let byRole = this.plans.get(tool)
       if (byRole === undefined) this.plans.set(tool, (byRole = new Map()))
-      byRole.set(role, {
-        reads: reads.map((read) => ({ source: Source[read.source], name: read.field, nameBytes: utf8(read.field) })),
-        answers: [],
-      })
+      const claims = reads.map((read) => ({ source: Source[read.source], name: read.field, nameBytes: utf8(read.field) }))
+      byRole.set(role, plan(tool, role, claims, [], true))
     }
   }
 
   /** The artifact's decision on a request the walk accepted (so `role` is a well-formed string). */
   decide(request: EvaluateRequest): Decision {
-    const plan = this.plans.get(request.tool)?.get(request.role) ?? this.noEntry
-    while (!this.write(plan, request)) {
+    const chosen = this.plans.get(request.tool)?.get(request.role) ?? this.noEntryPlan(request.tool, request.role)
+    let table: number
+    while ((table = this.write(chosen, request)) === -1) {
       if (!this.reserve(this.room * 2)) return noRoom()
     }
-    const resp = this.exports.evaluate_values(this.toolPtr, this.toolLen, this.rolePtr, this.roleLen, this.ptr)
+    const toolPtr = table + ValuesTable.Records + chosen.reads.length * ValueRecord.Size
+    const resp = this.exports.evaluate_values(toolPtr, chosen.tool.length, toolPtr + chosen.tool.length, chosen.role.length, table)
     const length = this.views.u32(resp)
-    const decision = this.read(plan, resp + 4, length)
+    const decision = this.read(chosen, resp + 4, length)
     this.exports.dealloc(resp, 4 + length)
     // The artifact refused the claims (metadata that is not its own) or a value: the whole request's texts decide.
     return decision !== undefined ? decision : this.textPath(request)
   }
 
+  /** The plan of a pair the metadata has no entry for: it claims no reads. Long names get a plan for one call only. */
+  private noEntryPlan(tool: string, role: string): Plan {
+    const known = this.noEntry.get(tool)?.get(role)
+    if (known !== undefined) return known
+    if (tool.length + role.length > NO_ENTRY_LENGTH) return plan(tool, role, [], [], false)
+    if (this.noEntryCount >= NO_ENTRY_PLANS) {
+      this.noEntry.clear()
+      this.noEntryCount = 0
+    }
+    let byRole = this.noEntry.get(tool)
+    if (byRole === undefined) this.noEntry.set(tool, (byRole = new Map()))
+    const made = plan(tool, role, [], [], true)
+    byRole.set(role, made)
+    this.noEntryCount++
+    return made
+  }
+
   /**
-   * The values table (a count, then per read its source, name and value), then
-   * the tool name, the role, the names and the values it points at. False when
-   * the buffer is too small.
+   * Writes the request's values, and the plan too unless it is written in this
+   * buffer already (a plan is placed once, while the plans' part has room);
+   * the plan's table address, or -1 when the buffer is too small.
    */
-  private write(plan: Plan, request: EvaluateRequest): boolean {
+  private write(plan: Plan, request: EvaluateRequest): number {
+    if (this.room === 0) return -1
+    const plansLimit = this.ptr + (this.room >> PLANS_SHARE_BITS)
+    if (plan.kept && plan.placed !== this.buffer && this.plansEnd + plan.size <= plansLimit) {
+      this.writePlan(plan, this.plansEnd)
+      plan.at = this.plansEnd
+      plan.placed = this.buffer
+      this.plansEnd += plan.size
+    }
+    const end = this.ptr + this.room
+    let p = plansLimit
+    let table = plan.at
+    if (plan.placed !== this.buffer) {
+      // Not placed (no room left for plans, or a pair without entry): written with the values, every call.
+      if (p + plan.size > end) return -1
+      table = p
+      this.writePlan(plan, table)
+      p += plan.size
+    }
     const bytes = this.views.current()
     const words = this.views.words
     const reads = plan.reads
-    const table = this.ptr >> 2
-    const end = this.ptr + this.room
-    let p = this.ptr + ValuesTable.Records + reads.length * ValueRecord.Size
-    // Also false before the first buffer (room 0).
-    if (p >= end) return false
-    this.toolPtr = p
-    p = writeText(bytes, p, end, request.tool)
-    if (p === -1) return false
-    this.toolLen = p - this.toolPtr
-    this.rolePtr = p
-    p = writeText(bytes, p, end, request.role)
-    if (p === -1) return false
-    this.roleLen = p - this.rolePtr
-    words[table] = reads.length
     for (let r = 0; r < reads.length; r++) {
       const read = reads[r]!
-      const record = table + (ValuesTable.Records + r * ValueRecord.Size) / 4
-      if (p + read.nameBytes.length > end) return false
-      bytes.set(read.nameBytes, p)
-      words[record + ValueRecord.Source / 4] = read.source
-      words[record + ValueRecord.NamePtr / 4] = p
-      words[record + ValueRecord.NameLen / 4] = read.nameBytes.length
-      p += read.nameBytes.length
       const source = read.source === Source.Arguments ? request.args : read.source === Source.AgentAttributes ? request.agentAttributes : request.resourceAttributes
       const start = p
       // Not an object (array, scalar, null, absent): every field is absent, as the artifact reads it.
@@ -143,12 +189,37 @@ export class FastPath {
       if (typeof source === 'object' && source !== null && !Array.isArray(source)) {
         const value = (source as Record<string, unknown>)[read.name]
         if (value !== undefined && Object.hasOwn(source, read.name)) p = writeValue(bytes, p, end, value)
-        if (p === -1) return false
+        if (p === -1) return -1
       }
+      const record = (table + ValuesTable.Records + r * ValueRecord.Size) >> 2
       words[record + ValueRecord.ValuePtr / 4] = start
       words[record + ValueRecord.ValueLen / 4] = p - start
     }
-    return true
+    return table
+  }
+
+  /** The plan's table (claims, values absent), tool name, role and field names at `at` (4-aligned, room checked). */
+  private writePlan(plan: Plan, at: number): void {
+    const bytes = this.views.current()
+    const words = this.views.words
+    const reads = plan.reads
+    words[at >> 2] = reads.length
+    let p = at + ValuesTable.Records + reads.length * ValueRecord.Size
+    bytes.set(plan.tool, p)
+    p += plan.tool.length
+    bytes.set(plan.role, p)
+    p += plan.role.length
+    for (let r = 0; r < reads.length; r++) {
+      const read = reads[r]!
+      const record = (at + ValuesTable.Records + r * ValueRecord.Size) >> 2
+      bytes.set(read.nameBytes, p)
+      words[record + ValueRecord.Source / 4] = read.source
+      words[record + ValueRecord.NamePtr / 4] = p
+      words[record + ValueRecord.NameLen / 4] = read.nameBytes.length
+      words[record + ValueRecord.ValuePtr / 4] = 0
+      words[record + ValueRecord.ValueLen / 4] = 0
+      p += read.nameBytes.length
+    }
   }
 
   /**
@@ -179,11 +250,7 @@ export class FastPath {
     return decisionOf(JSON.parse(decoder.decode(bytes.subarray(text, text + length))) as Record<string, unknown>)
   }
 
-  /**
-   * One input buffer, reserved once and reused for every call (a buffer stays
-   * the host's until released: spec §6 "Lifetimes"); replaced, and the old one
-   * released, when a request needs more.
-   */
+  /** A larger buffer when a request needs more; the old one is released, and the plans are written again as they are used. */
   private reserve(need: number): boolean {
     let room = Math.max(MIN_BUFFER, this.room)
     while (room < need) room *= 2
@@ -197,6 +264,8 @@ export class FastPath {
     if (this.room !== 0) this.exports.dealloc(this.ptr, this.room)
     this.ptr = ptr
     this.room = room
+    this.buffer++
+    this.plansEnd = ptr
     return true
   }
 }

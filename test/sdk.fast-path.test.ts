@@ -8,10 +8,37 @@ import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import type { Policy } from '../src/compiler/policy.js'
 import { type Metadata, readMetadata } from '../src/host/metadata.js'
-import type { EvaluateRequest } from '../src/sdk/request.js'
+import { readRequest, type EvaluateRequest, type RequestView } from '../src/sdk/request.js'
 import { policyArb, policySource, requestArb, type Request } from './support/arbitraries.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
+
+/** Unsigned LEB128, as wasm section sizes are written. */
+const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)])
+
+/** `wasm` with its `perso` custom section replaced by `json`: the sections are walked, that one dropped, the new one appended. */
+function withPersoSection(wasm: Uint8Array, json: string): Uint8Array {
+  const out: number[] = [...wasm.subarray(0, 8)]
+  let at = 8
+  while (at < wasm.length) {
+    const start = at
+    const id = wasm[at++]!
+    let size = 0
+    for (let shift = 0; ; shift += 7) {
+      const b = wasm[at++]!
+      size |= (b & 0x7f) << shift
+      if (b < 0x80) break
+    }
+    const end = at + size
+    const isPerso = id === 0 && new TextDecoder().decode(wasm.subarray(at + 1, at + 1 + wasm[at]!)) === 'perso'
+    if (!isPerso) out.push(...wasm.subarray(start, end))
+    at = end
+  }
+  const name = new TextEncoder().encode('perso')
+  const body = new TextEncoder().encode(json)
+  out.push(0, ...leb(1 + name.length + body.length), name.length, ...name, ...body)
+  return new Uint8Array(out)
+}
 
 /** The artifact's own metadata (it has one: it was compiled here). */
 function readMetadataOf(module: WebAssembly.Module): Metadata {
@@ -261,66 +288,57 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on answers of equal length
 describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come from the text path', () => {
   const crm = new URL('../fixtures/crm.json', import.meta.url)
 
-  async function fastPath(textPath: (request: EvaluateRequest) => { decision: 'Allow' | 'Deny'; reason: string }) {
+  async function fastPath(textPath: (view: RequestView) => { decision: 'Allow' | 'Deny'; reason: string }) {
     const { readFileSync } = await import('node:fs')
     const { compile } = await import('../src/compiler/compile.js')
-    const { readMetadata } = await import('../src/host/metadata.js')
     const { FastPath, hasValuesExport } = await import('../src/sdk/fast-path.js')
     const module = new WebAssembly.Module((await compile(readFileSync(crm))).wasm!)
-    const metadata = readMetadata(module)
-    if (metadata instanceof Error) throw metadata
     const exports = new WebAssembly.Instance(module, {}).exports as unknown as Parameters<typeof hasValuesExport>[0]
     if (!hasValuesExport(exports)) throw new Error('the artifact has no evaluate_values')
-    return { fast: new FastPath(exports, metadata, textPath), module }
+    return { fast: new FastPath(exports, textPath), module }
   }
 
   const refund = (amount: number): EvaluateRequest => ({ tool: 'process_refund', role: 'agent', args: { amount } })
+  const viewOf = (request: EvaluateRequest): RequestView => readRequest(request).view
 
-  it('never asks the text path while the metadata is the artifact’s own, and answers its bytes', async () => {
+  it('learns each entry’s reads from the artifact, never asks the text path, and answers the artifact’s bytes', async () => {
     const { Perso } = await import('../src/sdk/perso.js')
     let asked = 0
-    let text: Awaited<ReturnType<typeof Perso.load>> | undefined
-    const { fast, module } = await fastPath((request) => {
+    const { fast, module } = await fastPath(() => {
       asked++
-      return text!.evaluateSync(request)
+      return { decision: 'Deny', reason: 'the text path' }
     })
-    text = await Perso.load(module, { fastPath: false })
-    for (let amount = 0; amount < 1000; amount += 7) expect(fast.decide(refund(amount))).toEqual(text.evaluateSync(refund(amount)))
+    const text = await Perso.load(module, { fastPath: false })
+    for (let amount = 0; amount < 1000; amount += 7) expect(fast.decide(viewOf(refund(amount)))).toEqual(text.evaluateSync(refund(amount)))
     expect(asked).toBe(0)
   })
 
-  it('metadata that lies about an entry never changes a decision: the artifact refuses the claim and the text path decides', async () => {
+  it('a perso section that lies changes no decision: the fast path never reads it', async () => {
     const { Perso } = await import('../src/sdk/perso.js')
-    const { FastPath } = await import('../src/sdk/fast-path.js')
-    const { fast: honest, module } = await fastPath(() => {
-      throw new Error('the honest fast path must not need the text path')
-    })
+    const { metadataSection } = await import('../src/host/metadata.js')
+    const { module } = await fastPath(() => ({ decision: 'Deny', reason: 'unused' }))
     const text = await Perso.load(module, { fastPath: false })
     const metadata = readMetadataOf(module)
     const refundEntry = metadata.entries.findIndex(([t, r]) => metadata.tools[t] === 'process_refund' && metadata.roles[r] === 'agent')
     const condition = metadata.entries[refundEntry]![3]!
-    const lies: [string, (m: typeof metadata) => void][] = [
+    const lies: [string, (m: Metadata) => void][] = [
       ['no entries at all', (m) => void m.entries.splice(0)],
       ['the entry without its condition', (m) => void (m.entries[refundEntry]![3] = null)],
       ['another field', (m) => void (m.conditions[condition]!.reads[0]!.field = 'amount_cents')],
       ['another source', (m) => void (m.conditions[condition]!.reads[0]!.source = 'AgentAttributes')],
       ['a read more', (m) => void m.conditions[condition]!.reads.push({ source: 'Arguments', field: 'note' })],
     ]
+    const { readFileSync } = await import('node:fs')
+    const { compile } = await import('../src/compiler/compile.js')
+    const bytes = (await compile(readFileSync(crm))).wasm!
     for (const [lie, tamper] of lies) {
       const told = structuredClone(metadata)
       tamper(told)
-      let asked = 0
-      const exports = new WebAssembly.Instance(module, {}).exports as unknown as ConstructorParameters<typeof FastPath>[0]
-      const fast = new FastPath(exports, told, (request) => {
-        asked++
-        return text.evaluateSync(request)
-      })
-      for (const amount of [100, 800]) {
-        const want = text.evaluateSync(refund(amount))
-        expect(fast.decide(refund(amount)), lie).toEqual(want)
-        expect(honest.decide(refund(amount)), lie).toEqual(want)
-      }
-      expect(asked, lie).toBe(2)
+      const liar = await Perso.load(withPersoSection(bytes, JSON.stringify(metadataSection(told))))
+      // The section is read as it is (it is what perso.metadata shows)...
+      expect(liar.metadata.entries, lie).toEqual(told.entries)
+      // ...and decides nothing.
+      for (const amount of [100, 500, 501, 800]) expect(liar.evaluateSync(refund(amount)), lie).toEqual(text.evaluateSync(refund(amount)))
     }
   })
 })

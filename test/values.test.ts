@@ -16,7 +16,7 @@ import { codegen } from '../src/compiler/codegen.js'
 import type { Policy, Rule, Source } from '../src/compiler/policy.js'
 import { RawArtifact } from '../src/host/abi.js'
 import { type Metadata, readMetadata } from '../src/host/metadata.js'
-import { Header, ValueRecord, ValuesTable } from '../src/layout.js'
+import { Header, Source as SourceCode, ValueRecord, ValuesTable } from '../src/layout.js'
 import { hasValuesExport } from '../src/sdk/fast-path.js'
 import { Perso } from '../src/sdk/perso.js'
 import type { EvaluateRequest } from '../src/sdk/request.js'
@@ -32,8 +32,14 @@ const CALLS = Number(process.env.PERSO_VALUES_CALLS ?? 20_000)
 console.log(`values.test.ts: seed ${SEED} (PERSO_SEED=${SEED} reproduces), ${POLICIES} policies, ${CALLS} garbage calls`)
 
 const enc = new TextEncoder()
-const MISMATCH = "evaluate_values: the values do not claim the entry's reads; the metadata is not this artifact's"
+const MISMATCH = "evaluate_values: the values do not claim the entry's reads"
 const errorText = (message: string): string => JSON.stringify({ error: message })
+/**
+ * The exact refusal of a table that does not claim the (tool, role) entry's
+ * reads: it names the reads the entry has, from the blob (none without entry or condition).
+ */
+const refusal = (metadata: Metadata, tool: string, role: string): string =>
+  JSON.stringify({ error: MISMATCH, reads: (readsOf(metadata, tool, role) ?? []).map((read) => [SourceCode[read.source], read.field]) })
 const TABLE_OUTSIDE = errorText('evaluate_values: values table outside memory')
 
 // ---------------------------------------------------------------------------
@@ -54,6 +60,8 @@ function shapeOf(text: string): 'Allow' | 'Deny' | 'error' {
   const answer = JSON.parse(text) as Record<string, unknown>
   const keys = Object.keys(answer).join()
   if (keys === 'error' && typeof answer.error === 'string') return 'error'
+  // The refusal of claims names the entry's reads.
+  if (keys === 'error,reads' && answer.error === MISMATCH && Array.isArray(answer.reads)) return 'error'
   if (keys === 'decision,reason' && typeof answer.reason === 'string' && (answer.decision === 'Allow' || answer.decision === 'Deny')) return answer.decision
   throw new Error(`a response of neither shape: ${text}`)
 }
@@ -356,7 +364,7 @@ describe("claims that are not the entry's reads are refused", () => {
   const refuses = (tool: string, role: string, claims: () => Claim[], count?: number) => (d: ValuesHost) => {
     for (const layout of LAYOUTS) {
       const text = d.ask(tool, role, claims(), layout, count)
-      expect(text, layout).toBe(errorText(MISMATCH))
+      expect(text, layout).toBe(refusal(fixedMetadata, tool, role))
       expect((JSON.parse(text) as { error: string }).error.startsWith('evaluate_values: ')).toBe(true)
     }
   }
@@ -409,15 +417,15 @@ describe("claims that are not the entry's reads are refused", () => {
   test('a refused claim never depends on its values: valid, absent or not JSON, the same error', () => {
     const d = new ValuesHost(fixed)
     for (const value of ['7', '900', undefined, '{', '1 2']) {
-      expect(d.ask('t', 'r', [claim(1, 'amount', value), T_GOOD()[1]!])).toBe(errorText(MISMATCH))
-      expect(d.ask('v', 'r', [claim(0, 'amount', value)])).toBe(errorText(MISMATCH))
+      expect(d.ask('t', 'r', [claim(1, 'amount', value), T_GOOD()[1]!])).toBe(refusal(fixedMetadata, 't', 'r'))
+      expect(d.ask('v', 'r', [claim(0, 'amount', value)])).toBe(refusal(fixedMetadata, 'v', 'r'))
     }
   })
 
   test('the claims are checked whole before any value: a bad value before a bad claim is still the mismatch', () => {
     const d = new ValuesHost(fixed)
     for (const value of ['{', '1 2', '"\\x"']) {
-      expect(d.ask('t', 'r', [claim(0, 'amount', value), claim(1, 'not_team', '"b"')])).toBe(errorText(MISMATCH))
+      expect(d.ask('t', 'r', [claim(0, 'amount', value), claim(1, 'not_team', '"b"')])).toBe(refusal(fixedMetadata, 't', 'r'))
     }
   })
 })
@@ -902,7 +910,7 @@ describe('every entry of tables of 0–40 entries', () => {
           if (neighbour === undefined) continue
           const theirs = readsOf(metadata, ...neighbour)!
           if (theirs.length === 0 && reads.length === 0) continue
-          expect(d.ask(tool, role, theirs.map((read) => claimOf(read, '0'))), `${where(tool, role)} with the claims of ${neighbour.join('/')}`).toBe(errorText(MISMATCH))
+          expect(d.ask(tool, role, theirs.map((read) => claimOf(read, '0'))), `${where(tool, role)} with the claims of ${neighbour.join('/')}`).toBe(refusal(metadata, tool, role))
           tally.refusedNeighbours++
         }
         tally.entries++
@@ -921,7 +929,7 @@ describe('every entry of tables of 0–40 entries', () => {
         if (n > 0) {
           const lastReads = readsOf(metadata, ...sorted.at(-1)!)!
           const claims = lastReads.length > 0 ? lastReads.map((read) => claimOf(read, '0')) : [claimOf({ source: 'Arguments', field: 'ft00' }, '0')]
-          expect(d.ask(tool, role, claims), `${where(tool, role)} claiming the last entry's reads`).toBe(errorText(MISMATCH))
+          expect(d.ask(tool, role, claims), `${where(tool, role)} claiming the last entry's reads`).toBe(refusal(metadata, tool, role))
         }
         tally.absent++
       }

@@ -139,8 +139,8 @@ export function decideValues(tool: usize, toolLen: usize, toolIn: bool, role: us
  */
 function readValues(): usize {
   let count = readCountOf()
-  if (load<u32>(table, ValuesTable.Count) != count) return valuesMismatch()
-  for (let r: u32 = 0; r < count; r++) if (!claims(record(r), readAt(r))) return valuesMismatch()
+  if (load<u32>(table, ValuesTable.Count) != count) return valuesMismatch(count)
+  for (let r: u32 = 0; r < count; r++) if (!claims(record(r), readAt(r))) return valuesMismatch(count)
   for (let r: u32 = 0; r < count; r++) {
     let len = <usize>load<u32>(record(r), ValueRecord.ValueLen)
     if (len == 0) continue
@@ -173,8 +173,25 @@ function claims(record: usize, read: usize): bool {
   )
 }
 
-function valuesMismatch(): usize {
-  return error(utf8('evaluate_values'), utf8("the values do not claim the entry's reads; the metadata is not this artifact's"))
+/**
+ * The refusal of a table that does not claim the entry's reads, with the reads
+ * it must claim (`[source code, field]` each, none for a pair without entry or
+ * condition): a host learns them from the blob itself, never from anything else.
+ */
+function valuesMismatch(reads: u32): usize {
+  beginError(utf8('evaluate_values'), utf8("the values do not claim the entry's reads"))
+  putText(utf8('","reads":['))
+  for (let r: u32 = 0; r < reads; r++) {
+    let read = readAt(r)
+    if (r > 0) putText(utf8(','))
+    putText(utf8('['))
+    putDecimal(<u64>load<u32>(read, Read.Source))
+    putText(utf8(',"'))
+    putEscaped(load<u32>(read, Read.FieldPtr), load<u32>(read, Read.FieldLen))
+    putText(utf8('"]'))
+  }
+  putText(utf8(']}'))
+  return finish()
 }
 
 // ---- The one path
@@ -184,7 +201,7 @@ function decide(tool: usize, toolLen: usize, role: usize, roleLen: usize, from: 
   let entry = probe(tool, toolLen, role, roleLen)
   let cond: usize = entry == 0 ? 0 : <usize>load<u32>(entry, Entry.CondPtr)
   // The table must claim exactly the entry's reads: none for a pair without condition.
-  if (from == From.Values && cond == 0 && load<u32>(table, ValuesTable.Count) != 0) return valuesMismatch()
+  if (from == From.Values && cond == 0 && load<u32>(table, ValuesTable.Count) != 0) return valuesMismatch(0)
   if (entry == 0) return respond(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen, 0)
   if (cond == 0) return respond(true, Outcome.NoCondition, tool, toolLen, role, roleLen, 0)
   let root = startReads(cond)

@@ -2,7 +2,7 @@
 // SDKs emit, handed to a transport that can never change or delay a decision.
 
 import { sha256Hex } from './sha256.js'
-import type { Decision, EvaluateRequest, Unreadable } from './request.js'
+import type { Decision, JsonView, RequestView, Unreadable } from './request.js'
 import { PERSO_VERSION } from '../version.js'
 
 export interface AuditEvent {
@@ -77,20 +77,25 @@ export class Auditor {
     private readonly policyVersion: string,
   ) {}
 
-  /** Builds the event and hands it over; whatever the transport does, this returns normally. */
-  record(request: EvaluateRequest, decision: Decision, refused: Part | undefined): void {
+  /**
+   * Builds the event from the request's view (what was decided on, not the
+   * host's objects) and hands it over; whatever the transport does, this
+   * returns normally.
+   */
+  record(view: RequestView, traceId: string | undefined, decision: Decision, refused: Part | undefined): void {
     try {
       const readable = (part: Part): boolean => refused !== part && refused !== 'request'
-      const args = request.args === undefined ? {} : request.args
+      const or = (value: JsonView | undefined, part: Part): JsonView | null => (!readable(part) ? null : (value ?? {}))
+      const args = or(view.args, 'args')
       const event: AuditEvent = {
         id: uuid(),
-        traceId: request.traceId ?? null,
+        traceId: traceId ?? null,
         timestamp: new Date().toISOString(),
-        tool: request.tool,
-        args: !readable('args') ? null : this.hashArgs ? sha256Hex(encoder.encode(canonicalJson(args))) : args,
-        role: readable('role') && typeof request.role === 'string' ? request.role : null,
-        agentAttributes: readable('agentAttributes') ? (request.agentAttributes ?? {}) : null,
-        resourceAttributes: readable('resourceAttributes') ? (request.resourceAttributes ?? {}) : null,
+        tool: view.tool,
+        args: args !== null && this.hashArgs ? sha256Hex(encoder.encode(canonicalJson(args))) : args,
+        role: readable('role') ? view.role : null,
+        agentAttributes: or(view.agentAttributes, 'agentAttributes'),
+        resourceAttributes: or(view.resourceAttributes, 'resourceAttributes'),
         decision: decision.decision,
         reason: decision.reason,
         sdkVersion: PERSO_VERSION,

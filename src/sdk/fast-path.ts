@@ -1,15 +1,15 @@
 // The fast path: instead of serialising whole objects, send the artifact the
-// values of just the fields the matched entry reads (the artifact's metadata
-// says which), each as a JSON text written straight into module memory and
-// claimed by its source and field name, through `evaluate_values`
-// (docs/design.md "The values export"). The artifact checks every claim against
-// its own blob and decides on the one path `evaluate` takes: it answers the
-// same bytes, which the SDK only reads.
+// values of just the fields the matched entry reads, each as a JSON text written
+// straight into module memory and claimed by its source and field name, through
+// `evaluate_values` (docs/design.md "The values export"). Which fields an entry
+// reads, the artifact says itself: the first call of a (tool, role) claims none,
+// and the artifact's refusal names them. It checks every claim against its own
+// blob and decides on the one path `evaluate` takes: it answers the same bytes,
+// which the SDK only reads. The metadata section plays no part.
 
 import { type ArtifactExports, KnownText, MemoryViews } from '../host/abi.js'
-import type { Metadata } from '../host/metadata.js'
 import { Source, ValueRecord, ValuesTable } from '../layout.js'
-import type { Decision, EvaluateRequest } from './request.js'
+import type { Decision, RequestView } from './request.js'
 import { utf8, writeValue } from './writer.js'
 
 /** The exports the fast path calls: the ABI's, and the values export of artifacts that have it. */
@@ -17,11 +17,17 @@ export interface ValuesExports extends ArtifactExports {
   evaluate_values(toolPtr: number, toolLen: number, rolePtr: number, roleLen: number, values: number): number
 }
 
-/** A field an entry's condition reads. */
+/** A field an entry's condition reads, as the artifact named it. */
 interface Read {
   source: number
   name: string
   nameBytes: Uint8Array
+}
+
+/** What the artifact answers when a table does not claim the entry's reads: the reads it must claim (`[source code, field]`). */
+interface Refusal {
+  error: string
+  reads?: [number, string][]
 }
 
 /**
@@ -30,23 +36,40 @@ interface Read {
  * valid for buffer `placed`), so that a call only writes its values — and the
  * last answers seen for it, recognised by their bytes.
  */
-interface Plan {
-  tool: Uint8Array
-  role: Uint8Array
-  reads: Read[]
-  answers: KnownText<Decision>[]
+class Plan {
+  reads: Read[] = []
+  answers: KnownText<Decision>[] = []
   /** Bytes the plan takes in memory: its table, then the tool name, the role and the field names. */
-  size: number
-  /** Where it is written, and in which buffer (`FastPath.buffer`); `at` is stale when `placed` is not the current buffer. */
-  at: number
-  placed: number
-  /** False for a plan that serves one call: it is written with its values, never placed. */
-  kept: boolean
+  size = 0
+  /** Where it is written, and in which buffer (`FastPath.buffer`): stale when `placed` is not the current buffer. */
+  at = 0
+  placed = 0
+
+  constructor(
+    readonly tool: Uint8Array,
+    readonly role: Uint8Array,
+    /** False for a plan that serves one call: it is written with its values, never placed. */
+    readonly kept: boolean,
+  ) {
+    this.claim([])
+  }
+
+  /** The reads the plan claims from now on; it is written again where it is next used, and its answers are forgotten. */
+  claim(reads: Read[]): void {
+    this.reads = reads
+    const names = reads.reduce((n, r) => n + r.nameBytes.length, 0)
+    this.size = (ValuesTable.Records + reads.length * ValueRecord.Size + this.tool.length + this.role.length + names + 3) & ~3
+    this.placed = 0
+    this.answers = []
+  }
 }
 
 const MIN_BUFFER = 64 * 1024
 /** The first quarter of the buffer holds plans written once; the rest takes each call's values. */
 const PLANS_SHARE_BITS = 2
+/** (tool, role) pairs whose plans are kept (a bounded cache, cleared when full), and the longest tool name and role kept. */
+const PLANS_KEPT = 4096
+const PLAN_NAME_LENGTH = 1024
 /** Answers kept per plan (an Allow and a Deny or two), and how long they may be. */
 const KNOWN_PER_PLAN = 3
 const KNOWN_LENGTH = 1024
@@ -72,23 +95,18 @@ export function hasValuesExport(exports: ArtifactExports): exports is ValuesExpo
   return typeof (exports as Partial<ValuesExports>).evaluate_values === 'function'
 }
 
-function plan(tool: string, role: string, reads: Read[], answers: KnownText<Decision>[], kept: boolean): Plan {
-  const toolBytes = utf8(tool)
-  const roleBytes = utf8(role)
-  const names = reads.reduce((n, r) => n + r.nameBytes.length, 0)
-  const size = (ValuesTable.Records + reads.length * ValueRecord.Size + toolBytes.length + roleBytes.length + names + 3) & ~3
-  return { tool: toolBytes, role: roleBytes, reads, answers, size, at: 0, placed: 0, kept }
+/** The reads a refusal names, when it is one whose reads are well formed. */
+function readsOf(refusal: Refusal): Read[] | undefined {
+  const reads = refusal.reads
+  if (!Array.isArray(reads)) return undefined
+  const ok = reads.every((r) => Array.isArray(r) && r.length === 2 && Number.isInteger(r[0]) && typeof r[1] === 'string')
+  return ok ? reads.map(([source, name]) => ({ source, name, nameBytes: utf8(name) })) : undefined
 }
 
-/** Pairs without entry whose plans are kept (their answers repeat per pair), and the longest tool name and role kept. */
-const NO_ENTRY_PLANS = 1024
-const NO_ENTRY_LENGTH = 1024
-
 export class FastPath {
+  /** Plans as the artifact taught them, by tool and role. */
   private readonly plans = new Map<string, Map<string, Plan>>()
-  /** Plans of pairs the metadata has no entry for, as they are asked (a bounded cache, cleared when full). */
-  private readonly noEntry = new Map<string, Map<string, Plan>>()
-  private noEntryCount = 0
+  private planCount = 0
   private readonly views: MemoryViews
   /**
    * One buffer, reserved once and reused by every call (a buffer stays the
@@ -101,54 +119,54 @@ export class FastPath {
   private buffer = 0
   private plansEnd = 0
 
-  /** `textPath` decides a request from its whole JSON texts: the answer when the artifact refuses the values. */
+  /** `textPath` decides from the whole JSON texts: the answer when the artifact refuses the values it named. */
   constructor(
     private readonly exports: ValuesExports,
-    metadata: Metadata,
-    private readonly textPath: (request: EvaluateRequest) => Decision,
+    private readonly textPath: (view: RequestView) => Decision,
   ) {
     this.views = new MemoryViews(exports.memory)
-    for (const [toolIndex, roleIndex, , conditionIndex] of metadata.entries) {
-      const tool = metadata.tools[toolIndex]!
-      const role = metadata.roles[roleIndex]!
-      const reads = conditionIndex === null ? [] : metadata.conditions[conditionIndex]!.reads
-      let byRole = this.plans.get(tool)
-      if (byRole === undefined) this.plans.set(tool, (byRole = new Map()))
-      const claims = reads.map((read) => ({ source: Source[read.source], name: read.field, nameBytes: utf8(read.field) }))
-      byRole.set(role, plan(tool, role, claims, [], true))
-    }
   }
 
-  /** The artifact's decision on a request the walk accepted (so `role` is a well-formed string). */
-  decide(request: EvaluateRequest): Decision {
-    const chosen = this.plans.get(request.tool)?.get(request.role) ?? this.noEntryPlan(request.tool, request.role)
+  /** The artifact's decision on a request's view. */
+  decide(view: RequestView): Decision {
+    const chosen = this.plans.get(view.tool)?.get(view.role) ?? this.newPlan(view.tool, view.role)
+    const first = this.ask(chosen, view)
+    if (!('error' in first)) return first
+    // The plan claims other reads than the entry's (a new pair's claims none): the artifact names them.
+    const reads = readsOf(first)
+    if (reads === undefined) return this.textPath(view)
+    chosen.claim(reads)
+    const second = this.ask(chosen, view)
+    // Refused again, or an error: the whole request's texts decide.
+    return 'error' in second ? this.textPath(view) : second
+  }
+
+  /** One `evaluate_values` call with the plan's claims and the view's values: the decision, or the artifact's error. */
+  private ask(plan: Plan, view: RequestView): Decision | Refusal {
     let table: number
-    while ((table = this.write(chosen, request)) === -1) {
+    while ((table = this.write(plan, view)) === -1) {
       if (!this.reserve(this.room * 2)) return noRoom()
     }
-    const toolPtr = table + ValuesTable.Records + chosen.reads.length * ValueRecord.Size
-    const resp = this.exports.evaluate_values(toolPtr, chosen.tool.length, toolPtr + chosen.tool.length, chosen.role.length, table)
+    const toolPtr = table + ValuesTable.Records + plan.reads.length * ValueRecord.Size
+    const resp = this.exports.evaluate_values(toolPtr, plan.tool.length, toolPtr + plan.tool.length, plan.role.length, table)
     const length = this.views.u32(resp)
-    const decision = this.read(chosen, resp + 4, length)
+    const answer = this.read(plan, resp + 4, length)
     this.exports.dealloc(resp, 4 + length)
-    // The artifact refused the claims (metadata that is not its own) or a value: the whole request's texts decide.
-    return decision !== undefined ? decision : this.textPath(request)
+    return answer
   }
 
-  /** The plan of a pair the metadata has no entry for: it claims no reads. Long names get a plan for one call only. */
-  private noEntryPlan(tool: string, role: string): Plan {
-    const known = this.noEntry.get(tool)?.get(role)
-    if (known !== undefined) return known
-    if (tool.length + role.length > NO_ENTRY_LENGTH) return plan(tool, role, [], [], false)
-    if (this.noEntryCount >= NO_ENTRY_PLANS) {
-      this.noEntry.clear()
-      this.noEntryCount = 0
+  /** A plan for a pair the artifact has not been asked about: it claims no reads, and is kept unless its names are long. */
+  private newPlan(tool: string, role: string): Plan {
+    if (tool.length + role.length > PLAN_NAME_LENGTH) return new Plan(utf8(tool), utf8(role), false)
+    if (this.planCount >= PLANS_KEPT) {
+      this.plans.clear()
+      this.planCount = 0
     }
-    let byRole = this.noEntry.get(tool)
-    if (byRole === undefined) this.noEntry.set(tool, (byRole = new Map()))
-    const made = plan(tool, role, [], [], true)
+    let byRole = this.plans.get(tool)
+    if (byRole === undefined) this.plans.set(tool, (byRole = new Map()))
+    const made = new Plan(utf8(tool), utf8(role), true)
     byRole.set(role, made)
-    this.noEntryCount++
+    this.planCount++
     return made
   }
 
@@ -157,7 +175,7 @@ export class FastPath {
    * buffer already (a plan is placed once, while the plans' part has room);
    * the plan's table address, or -1 when the buffer is too small.
    */
-  private write(plan: Plan, request: EvaluateRequest): number {
+  private write(plan: Plan, view: RequestView): number {
     if (this.room === 0) return -1
     const plansLimit = this.ptr + (this.room >> PLANS_SHARE_BITS)
     if (plan.kept && plan.placed !== this.buffer && this.plansEnd + plan.size <= plansLimit) {
@@ -170,7 +188,7 @@ export class FastPath {
     let p = plansLimit
     let table = plan.at
     if (plan.placed !== this.buffer) {
-      // Not placed (no room left for plans, or a pair without entry): written with the values, every call.
+      // Not placed (no room left for plans, or a plan for one call): written with the values.
       if (p + plan.size > end) return -1
       table = p
       this.writePlan(plan, table)
@@ -181,14 +199,13 @@ export class FastPath {
     const reads = plan.reads
     for (let r = 0; r < reads.length; r++) {
       const read = reads[r]!
-      const source = read.source === Source.Arguments ? request.args : read.source === Source.AgentAttributes ? request.agentAttributes : request.resourceAttributes
+      const source = read.source === Source.Arguments ? view.args : read.source === Source.AgentAttributes ? view.agentAttributes : view.resourceAttributes
       const start = p
       // Not an object (array, scalar, null, absent): every field is absent, as the artifact reads it.
-      // Like JSON.stringify, undefined is absent; own members only: an inherited
-      // `toString` or a polluted prototype is not in the JSON text.
+      // The view's objects have no prototype: a member is there or not, nothing is inherited.
       if (typeof source === 'object' && source !== null && !Array.isArray(source)) {
-        const value = (source as Record<string, unknown>)[read.name]
-        if (value !== undefined && Object.hasOwn(source, read.name)) p = writeValue(bytes, p, end, value)
+        const value = source[read.name]
+        if (value !== undefined) p = writeValue(bytes, p, end, value)
         if (p === -1) return -1
       }
       const record = (table + ValuesTable.Records + r * ValueRecord.Size) >> 2
@@ -223,31 +240,32 @@ export class FastPath {
   }
 
   /**
-   * The decision the response text at `text` gives: a repeat of one of the
-   * plan's last answers is recognised by its bytes; undefined for an error.
+   * What the response text at `text` says: a decision (a repeat of one of the
+   * plan's last answers is recognised by its bytes), or the artifact's error.
    */
-  private read(plan: Plan, text: number, length: number): Decision | undefined {
+  private read(plan: Plan, text: number, length: number): Decision | Refusal {
     for (const known of plan.answers) {
       if (known.matches(this.views, text, length)) return { decision: known.value.decision, reason: known.value.reason }
     }
-    const decision = this.decode(text, length)
-    if (decision === undefined || length > KNOWN_LENGTH) return decision
+    const answer = this.decode(text, length)
+    if ('error' in answer || length > KNOWN_LENGTH) return answer
     if (plan.answers.length >= KNOWN_PER_PLAN) plan.answers.shift()
-    plan.answers.push(new KnownText(this.views, text, length, { decision: decision.decision, reason: decision.reason }))
-    return decision
+    plan.answers.push(new KnownText(this.views, text, length, { decision: answer.decision, reason: answer.reason }))
+    return answer
   }
 
-  /** The decision in a response text: the reason decoded directly when it holds no escape, else parsed. */
-  private decode(text: number, length: number): Decision | undefined {
+  /** The response text: a decision (its reason decoded directly when it holds no escape), else the parsed error. */
+  private decode(text: number, length: number): Decision | Refusal {
     const bytes = this.views.bytes
-    if (bytes[text + DECISION_D] !== 0x64) return undefined
-    if (bytes[text + length - 1] === 0x7d && bytes[text + length - 2] === 0x22) {
+    if (bytes[text + DECISION_D] === 0x64 && bytes[text + length - 1] === 0x7d && bytes[text + length - 2] === 0x22) {
       // {"decision":"Allow","reason":"…"} or {"decision":"Deny","reason":"…"}
       const allow = bytes[text + DECISION_AD] === 0x41
       const reason = bytes.subarray(text + (allow ? ALLOW_REASON_AT : DENY_REASON_AT), text + length - 2)
       if (reason.indexOf(0x5c) === -1) return { decision: allow ? 'Allow' : 'Deny', reason: decoder.decode(reason) }
     }
-    return decisionOf(JSON.parse(decoder.decode(bytes.subarray(text, text + length))) as Record<string, unknown>)
+    const parsed = JSON.parse(decoder.decode(bytes.subarray(text, text + length))) as Record<string, unknown>
+    if (typeof parsed.error === 'string') return parsed as unknown as Refusal
+    return decisionOf(parsed)
   }
 
   /** A larger buffer when a request needs more; the old one is released, and the plans are written again as they are used. */

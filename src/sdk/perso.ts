@@ -6,7 +6,7 @@ import { type Metadata, readMetadata } from '../host/metadata.js'
 import { Auditor, type AuditOptions } from './audit.js'
 import { decisionOf, FastPath, hasValuesExport } from './fast-path.js'
 import { type ArtifactSource, loadModule } from './load.js'
-import { assertRequestShape, type Decision, type EvaluateRequest, unreadable } from './request.js'
+import { assertRequestShape, type Decision, type EvaluateRequest, jsonText, readRequest, type RequestView } from './request.js'
 
 export interface LoadOptions {
   /** Emit one audit event per decision through `audit.transport`. */
@@ -32,17 +32,17 @@ function checkOptions(options: unknown): asserts options is LoadOptions {
 }
 
 /** JSON text of the context object the artifact reads (spec §4), for the text path. */
-function contextText(request: EvaluateRequest): string {
-  let text = '{"role":' + JSON.stringify(request.role)
-  if (request.agentAttributes !== undefined) text += ',"agent_attrs":' + JSON.stringify(request.agentAttributes)
-  if (request.resourceAttributes !== undefined) text += ',"resource_attrs":' + JSON.stringify(request.resourceAttributes)
+function contextText(view: RequestView): string {
+  let text = '{"role":' + JSON.stringify(view.role)
+  if (view.agentAttributes !== undefined) text += ',"agent_attrs":' + jsonText(view.agentAttributes)
+  if (view.resourceAttributes !== undefined) text += ',"resource_attrs":' + jsonText(view.resourceAttributes)
   return text + '}'
 }
 
 /** The artifact's decision on the whole request, as JSON texts through the ABI's `evaluate`. */
-function textDecision(artifact: RawArtifact, request: EvaluateRequest): Decision {
-  const args = request.args === undefined ? '{}' : JSON.stringify(request.args)
-  return decisionOf(JSON.parse(artifact.evaluateStrings(request.tool, args, contextText(request))) as Record<string, unknown>)
+function textDecision(artifact: RawArtifact, view: RequestView): Decision {
+  const args = view.args === undefined ? '{}' : jsonText(view.args)
+  return decisionOf(JSON.parse(artifact.evaluateStrings(view.tool, args, contextText(view))) as Record<string, unknown>)
 }
 
 export class Perso {
@@ -70,7 +70,7 @@ export class Perso {
     const auditor = options.audit && new Auditor(options.audit.transport, options.audit.hashArgs ?? false, init.version)
     const exports = artifact.exports
     // Artifacts compiled before the values export take the text path.
-    const fast = options.fastPath === false || !hasValuesExport(exports) ? undefined : new FastPath(exports, metadata, (request) => textDecision(artifact, request))
+    const fast = options.fastPath === false || !hasValuesExport(exports) ? undefined : new FastPath(exports, (view) => textDecision(artifact, view))
     return new Perso(artifact, fast, auditor, init.version, metadata)
   }
 
@@ -87,9 +87,9 @@ export class Perso {
   evaluateSync(request: EvaluateRequest): Decision {
     assertRequestShape(request)
     if (this.closed) throw new Error('perso: evaluate() after close()')
-    const refused = unreadable(request)
-    const decision: Decision = refused !== undefined ? { decision: 'Deny', reason: refused.reason } : this.decide(request)
-    this.auditor?.record(request, decision, refused?.part)
+    const { view, refused } = readRequest(request)
+    const decision: Decision = refused !== undefined ? { decision: 'Deny', reason: refused.reason } : this.decide(view)
+    this.auditor?.record(view, request.traceId, decision, refused?.part)
     return decision
   }
 
@@ -105,12 +105,12 @@ export class Perso {
     await this.auditor?.close()
   }
 
-  private decide(request: EvaluateRequest): Decision {
+  private decide(view: RequestView): Decision {
     try {
-      return this.fast !== undefined ? this.fast.decide(request) : textDecision(this.artifact, request)
+      return this.fast !== undefined ? this.fast.decide(view) : textDecision(this.artifact, view)
     } catch (e) {
-      // A getter or proxy that changed its mind after the walk: still no throw, still no Allow.
-      return { decision: 'Deny', reason: `request: could not be read: ${e instanceof Error ? e.message : String(e)}` }
+      // The module trapped (alloc, when memory cannot grow): still no throw, still no Allow.
+      return { decision: 'Deny', reason: `perso: the artifact failed: ${e instanceof Error ? e.message : String(e)}` }
     }
   }
 }

@@ -1,6 +1,8 @@
-// What a host asks, and the one walk that decides whether the engine can read
-// it. Both the fast path and the text path run this walk first, so "cannot be
-// read" means the same thing on both, and anything it lets through encodes to
+// What a host asks, and the one walk that reads it: into its JSON view, once,
+// or into the reason the engine cannot read it. Every consumer (fast path, text
+// path, audit) takes that view and never the host's objects again, so a getter,
+// a `toJSON`, a non-enumerable or inherited property cannot show one path a
+// different request than another. Anything the walk lets through encodes to
 // JSON text the artifact accepts (spec §5): nothing past it can fail on data.
 
 import { Limit } from '../layout.js'
@@ -49,63 +51,81 @@ class Problem {
   constructor(readonly what: string) {}
 }
 
+/**
+ * A JSON value as the SDK reads it, once: strings, finite numbers, booleans,
+ * null, arrays, and objects without prototype holding their own enumerable
+ * string-keyed members (a getter read once; no `toJSON`, nothing inherited).
+ */
+export type JsonView = string | number | boolean | null | JsonView[] | { [key: string]: JsonView }
+
 const DEEP = `nests ${MAX_DEPTH} levels deep or more`
-let weight = 0
 
-function walk(value: unknown, depth: number): Problem | undefined {
-  switch (typeof value) {
-    case 'string':
-      weight += value.length * 6 + 32
-      return value.isWellFormed() ? undefined : new Problem('is a string with a lone surrogate')
-    case 'number':
-      weight += 32
-      return Number.isFinite(value) ? undefined : new Problem(`is ${value}, not a finite number`)
-    case 'boolean':
-      weight += 32
-      return undefined
-    case 'object':
-      weight += 32
-      return value === null ? undefined : walkContainer(value, depth)
-    case 'bigint':
-      return new Problem('is a BigInt')
-    case 'undefined':
-      return new Problem('is undefined')
-    default:
-      return new Problem(`is a ${typeof value}`)
+/** One walk over a request: its weight so far (a bound on its JSON text's length), and the view it reads. */
+class Walk {
+  weight = 0
+
+  /** The view of `value`, or the problem that keeps the engine from reading it. */
+  read(value: unknown, depth: number): JsonView | Problem {
+    switch (typeof value) {
+      case 'string':
+        this.weight += value.length * 6 + 32
+        return value.isWellFormed() ? value : new Problem('is a string with a lone surrogate')
+      case 'number':
+        this.weight += 32
+        return Number.isFinite(value) ? value : new Problem(`is ${value}, not a finite number`)
+      case 'boolean':
+        this.weight += 32
+        return value
+      case 'object':
+        this.weight += 32
+        return value === null ? null : this.container(value, depth)
+      case 'bigint':
+        return new Problem('is a BigInt')
+      case 'undefined':
+        return new Problem('is undefined')
+      default:
+        return new Problem(`is a ${typeof value}`)
+    }
   }
-}
 
-function walkContainer(value: object, depth: number): Problem | undefined {
-  // `depth` containers enclose this one; it makes depth + 1.
-  if (depth + 1 >= MAX_DEPTH) return new Problem(DEEP)
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const problem = walk(value[i], depth + 1)
-      if (problem !== undefined) {
-        problem.path.push(i)
-        return problem
+  private container(value: object, depth: number): JsonView | Problem {
+    // `depth` containers enclose this one; it makes depth + 1.
+    if (depth + 1 >= MAX_DEPTH) return new Problem(DEEP)
+    if (Array.isArray(value)) {
+      const items: JsonView[] = []
+      for (let i = 0; i < value.length; i++) {
+        // A hole is not a value (JSON.stringify would write null for it, the JSON view has none).
+        const item = Object.hasOwn(value, i) ? this.read(value[i], depth + 1) : new Problem('is a hole')
+        if (item instanceof Problem) {
+          item.path.push(i)
+          return item
+        }
+        items.push(item)
       }
+      return items
     }
-    return undefined
-  }
-  const proto: unknown = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return new Problem(`is ${describeObject(value)}, not a plain object`)
-  // for…in, not Object.keys: no array per object. It also lists what the
-  // prototype has enumerable (Object.prototype, polluted), which JSON.stringify skips.
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue
-    weight += key.length * 6
-    if (!key.isWellFormed()) return new Problem('has a key with a lone surrogate')
-    const member = (value as Record<string, unknown>)[key]
-    // Like JSON.stringify: a member whose value is undefined is absent.
-    if (member === undefined) continue
-    const problem = walk(member, depth + 1)
-    if (problem !== undefined) {
-      problem.path.push(key)
-      return problem
+    const proto: unknown = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null) return new Problem(`is ${describeObject(value)}, not a plain object`)
+    // No prototype: a key like `__proto__` is a member like any other, and nothing is inherited.
+    const members = Object.create(null) as { [key: string]: JsonView }
+    // for…in, not Object.keys: no array per object. It lists own enumerable string keys in
+    // the order JSON.stringify uses, then what the prototype has enumerable (polluted), skipped.
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue
+      this.weight += key.length * 6
+      if (!key.isWellFormed()) return new Problem('has a key with a lone surrogate')
+      const member: unknown = (value as Record<string, unknown>)[key]
+      // Like JSON.stringify: a member whose value is undefined is absent.
+      if (member === undefined) continue
+      const read = this.read(member, depth + 1)
+      if (read instanceof Problem) {
+        read.path.push(key)
+        return read
+      }
+      members[key] = read
     }
+    return members
   }
-  return undefined
 }
 
 function describeObject(value: object): string {
@@ -136,18 +156,6 @@ function cycleIn(root: unknown, path: (string | number)[]): (string | number)[] 
   }
 }
 
-function checkSource(root: string, value: unknown, depth: number): string | undefined {
-  if (value === undefined) return undefined
-  const problem = walk(value, depth)
-  if (problem === undefined) return undefined
-  const path = problem.path.reverse()
-  if (problem.what === DEEP) {
-    const cycle = cycleIn(value, path)
-    if (cycle !== undefined) return `request: ${renderPath(root, cycle)} is cyclic (it contains itself)`
-  }
-  return `request: ${renderPath(root, path)} ${problem.what}`
-}
-
 /** Throws a TypeError for requests no host should send: those are bugs in the host, not data. */
 export function assertRequestShape(request: unknown): asserts request is EvaluateRequest {
   if (typeof request !== 'object' || request === null) throw new TypeError('perso: evaluate() takes a request object')
@@ -165,31 +173,81 @@ export interface Unreadable {
 }
 
 /**
- * Why the engine cannot read this request; undefined when it can. Never
- * throws: a getter or a proxy that throws is itself a reason.
+ * A request as the SDK reads it, once (docs/sdk.md "One view of each request"):
+ * every consumer — the fast path, the text path, the audit event — uses this
+ * and never the host's objects again. A source the walk refused is undefined.
  */
-export function unreadable(request: EvaluateRequest): Unreadable | undefined {
+export interface RequestView {
+  tool: string
+  role: string
+  args: JsonView | undefined
+  agentAttributes: JsonView | undefined
+  resourceAttributes: JsonView | undefined
+}
+
+type Source = 'args' | 'agentAttributes' | 'resourceAttributes'
+/** The context text wraps the attributes in one more object than the arguments text. */
+const SOURCE_DEPTH: Record<Source, number> = { args: 0, agentAttributes: 1, resourceAttributes: 1 }
+
+/**
+ * The request's view, and why the engine cannot read it when it cannot
+ * (`refused`, the first problem in the order tool, role, args, agent, resource;
+ * the view then holds what could be read, for the audit). Never throws: a
+ * getter or a proxy that throws is itself a reason.
+ */
+export function readRequest(request: EvaluateRequest): { view: RequestView; refused: Unreadable | undefined } {
+  const view: RequestView = { tool: '', role: '', args: undefined, agentAttributes: undefined, resourceAttributes: undefined }
+  let refused: Unreadable | undefined
+  const refuse = (part: Unreadable['part'], reason: string): void => {
+    refused ??= { part, reason }
+  }
+  const walk = new Walk()
   try {
     const { tool, role } = request
-    if (!tool.isWellFormed()) return { part: 'tool', reason: 'request: tool is a string with a lone surrogate' }
-    if (role === undefined) return { part: 'role', reason: 'request: role is missing' }
-    if (typeof role !== 'string') {
-      return { part: 'role', reason: `request: role is ${role === null ? 'null' : `a ${typeof role}`}, not a string` }
+    view.tool = tool
+    if (!tool.isWellFormed()) refuse('tool', 'request: tool is a string with a lone surrogate')
+    if (role === undefined) refuse('role', 'request: role is missing')
+    else if (typeof role !== 'string') refuse('role', `request: role is ${role === null ? 'null' : `a ${typeof role}`}, not a string`)
+    else if (!role.isWellFormed()) refuse('role', 'request: role is a string with a lone surrogate')
+    else view.role = role
+    walk.weight = tool.length * 6 + view.role.length * 6
+    // One read per source (`request[part]` with a varying name is a slow keyed load).
+    const sources: [Source, unknown][] = [['args', request.args], ['agentAttributes', request.agentAttributes], ['resourceAttributes', request.resourceAttributes]]
+    for (const [part, value] of sources) {
+      if (value === undefined) continue
+      const read = walk.read(value, SOURCE_DEPTH[part])
+      if (read instanceof Problem) refuse(part, problemReason(part, value, read))
+      else view[part] = read
     }
-    if (!role.isWellFormed()) return { part: 'role', reason: 'request: role is a string with a lone surrogate' }
-    weight = tool.length * 6 + role.length * 6
-    // One call per source, not a loop over their names: `request[part]` with a
-    // varying name is a slow keyed load. The context text wraps the attributes
-    // in one more object than the arguments text, hence their depth 1.
-    let reason = checkSource('args', request.args, 0)
-    if (reason !== undefined) return { part: 'args', reason }
-    reason = checkSource('agentAttributes', request.agentAttributes, 1)
-    if (reason !== undefined) return { part: 'agentAttributes', reason }
-    reason = checkSource('resourceAttributes', request.resourceAttributes, 1)
-    if (reason !== undefined) return { part: 'resourceAttributes', reason }
-    if (weight > MAX_WEIGHT) return { part: 'request', reason: `request: too large (over ${MAX_WEIGHT >> 20} MiB as JSON text)` }
-    return undefined
+    if (walk.weight > MAX_WEIGHT) refuse('request', `request: too large (over ${MAX_WEIGHT >> 20} MiB as JSON text)`)
   } catch (e) {
-    return { part: 'request', reason: `request: could not be read: ${e instanceof Error ? e.message : String(e)}` }
+    refuse('request', `request: could not be read: ${e instanceof Error ? e.message : String(e)}`)
   }
+  return { view, refused }
+}
+
+function problemReason(root: string, value: unknown, problem: Problem): string {
+  const path = problem.path.reverse()
+  if (problem.what === DEEP) {
+    const cycle = cycleIn(value, path)
+    if (cycle !== undefined) return `request: ${renderPath(root, cycle)} is cyclic (it contains itself)`
+  }
+  return `request: ${renderPath(root, path)} ${problem.what}`
+}
+
+/** The JSON text of a view (its own writer: no `toJSON` of any prototype is consulted). */
+export function jsonText(value: JsonView): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value)
+  if (Array.isArray(value)) {
+    let text = '['
+    for (let i = 0; i < value.length; i++) text += (i === 0 ? '' : ',') + jsonText(value[i]!)
+    return text + ']'
+  }
+  let text = '{'
+  let first = true
+  for (const key in value) {
+    text += (first ? '' : ',') + JSON.stringify(key) + ':' + jsonText(value[key]!)
+    first = false
+  }
+  return text + '}'
 }

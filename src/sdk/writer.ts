@@ -5,6 +5,7 @@
 // it wrote, or -1 when it would pass `end` (the caller grows its buffer and retries).
 
 import { writeText } from '../host/abi.js'
+import { jsonText, type JsonView } from './request.js'
 
 const encoder = new TextEncoder()
 
@@ -61,8 +62,8 @@ function writeNumber(bytes: Uint8Array, at: number, end: number, value: number):
   return at + digits
 }
 
-/** A value the request walk accepted, as JSON.stringify writes it inside a larger text. */
-export function writeValue(bytes: Uint8Array, at: number, end: number, value: unknown): number {
+/** A value of a request's view, as its JSON text (request.ts `jsonText`) inside a larger text. */
+export function writeValue(bytes: Uint8Array, at: number, end: number, value: JsonView): number {
   switch (typeof value) {
     case 'string':
       return writeString(bytes, at, end, value)
@@ -71,7 +72,7 @@ export function writeValue(bytes: Uint8Array, at: number, end: number, value: un
     case 'boolean':
       return writeBytes(bytes, at, end, value ? TRUE : FALSE)
     default:
-      return value === null ? writeBytes(bytes, at, end, NULL) : writeText(bytes, at, end, JSON.stringify(value))
+      return value === null ? writeBytes(bytes, at, end, NULL) : writeText(bytes, at, end, jsonText(value))
   }
 }
 

@@ -101,8 +101,37 @@ async function loadCedar() {
 const fmt = (ns) => (ns >= 10_000 ? ns.toFixed(0) : ns.toFixed(1))
 const ratio = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(2)) + '×'
 
+/**
+ * The artifact driven the way the published perso SDKs drive the older engine:
+ * stringify the arguments and the context, encode each text, alloc and write
+ * three buffers (never released: one widely used SDK does not), evaluate, read
+ * and decode the response, parse it, release it.
+ */
+function publishedHost(wasm) {
+  const ex = new WebAssembly.Instance(new WebAssembly.Module(wasm), {}).exports
+  const encoder = new TextEncoder()
+  const decoder = new TextDecoder()
+  const put = (text) => {
+    const bytes = encoder.encode(text)
+    const ptr = ex.alloc(bytes.length)
+    new Uint8Array(ex.memory.buffer, ptr, bytes.length).set(bytes)
+    return [ptr, bytes.length]
+  }
+  return {
+    evaluate(tool, args, context) {
+      const [t, a, c] = [put(tool), put(JSON.stringify(args)), put(JSON.stringify(context))]
+      const resp = ex.evaluate(t[0], t[1], a[0], a[1], c[0], c[1])
+      const n = new DataView(ex.memory.buffer).getUint32(resp, true)
+      const answer = JSON.parse(decoder.decode(new Uint8Array(ex.memory.buffer, resp + 4, n)))
+      ex.dealloc(resp, 4 + n)
+      return answer.decision ?? 'Deny'
+    },
+  }
+}
+
 /** ns per decision of each way of deciding the CRM scenario, side by side. */
 async function decisionSpeed({ wasm, policy }) {
+  const published = publishedHost(wasm)
   const sdk = await Perso.load(wasm)
   const sdkText = await Perso.load(wasm, { fastPath: false })
   const raw = RawArtifact.loadSync(wasm)
@@ -117,6 +146,7 @@ async function decisionSpeed({ wasm, policy }) {
       const r = REQUESTS[k]
       return JSON.parse(raw.evaluateStrings(r.tool, JSON.stringify(r.args), JSON.stringify(CONTEXTS[k]))).decision
     }),
+    'as the published SDKs drive the older engine': cycling((k) => published.evaluate(REQUESTS[k].tool, REQUESTS[k].args, CONTEXTS[k])),
     'reference evaluator, JSON text': cycling((k) => {
       const r = REQUESTS[k]
       const answer = reference.referenceEvaluate(policy, encoder.encode(r.tool), encoder.encode(JSON.stringify(r.args)), encoder.encode(JSON.stringify(CONTEXTS[k])))
@@ -147,7 +177,8 @@ async function decisionSpeed({ wasm, policy }) {
   )
   const stringify = medians['JSON.stringify(args)+JSON.stringify(context)']
   const cedarNs = medians['@cedar-policy/cedar-wasm (preparsed)']
-  console.log(`\nSDK / stringify alone: ${ratio(base / stringify)} (target ≤ 1.0×); cedar-wasm / SDK: ${ratio(cedarNs / base)} (target ≥ 50×)`)
+  const publishedNs = medians['as the published SDKs drive the older engine']
+  console.log(`\npublished-SDK way / SDK: ${ratio(publishedNs / base)} (target ≥ 10×); cedar-wasm / SDK: ${ratio(cedarNs / base)} (target ≥ 50×); SDK / stringify alone: ${ratio(base / stringify)} (reported)`)
 }
 
 const { artifactSection } = await import('./artifact.js')

@@ -202,10 +202,9 @@ export class FastPath {
       const source = read.source === Source.Arguments ? view.args : read.source === Source.AgentAttributes ? view.agentAttributes : view.resourceAttributes
       const start = p
       // Not an object (array, scalar, null, absent): every field is absent, as the artifact reads it.
-      // The view's objects have no prototype: a member is there or not, nothing is inherited.
-      if (typeof source === 'object' && source !== null && !Array.isArray(source)) {
-        const value = source[read.name]
-        if (value !== undefined) p = writeValue(bytes, p, end, value)
+      // The view's own members only: what a polluted prototype lists is not in it.
+      if (typeof source === 'object' && source !== null && !Array.isArray(source) && Object.hasOwn(source, read.name)) {
+        p = writeValue(bytes, p, end, source[read.name]!)
         if (p === -1) return -1
       }
       const record = (table + ValuesTable.Records + r * ValueRecord.Size) >> 2

@@ -48,13 +48,16 @@ export const MAX_WEIGHT = 64 * 1024 * 1024
 /** A reason the engine cannot read a value, and where it is (filled in while unwinding). */
 class Problem {
   readonly path: (string | number)[] = []
+  /** Set once the problem is known to be a whole source's: the denial it makes. */
+  unreadable: Unreadable | undefined
   constructor(readonly what: string) {}
 }
 
 /**
  * A JSON value as the SDK reads it, once: strings, finite numbers, booleans,
- * null, arrays, and objects without prototype holding their own enumerable
- * string-keyed members (a getter read once; no `toJSON`, nothing inherited).
+ * null, arrays, and plain objects holding the source's own enumerable
+ * string-keyed members (a getter read once; no `toJSON`). Consumers read only
+ * a view object's own members (`Object.hasOwn`): a polluted prototype is not in it.
  */
 export type JsonView = string | number | boolean | null | JsonView[] | { [key: string]: JsonView }
 
@@ -88,6 +91,14 @@ class Walk {
     }
   }
 
+  /** The view of a source of the request (undefined when absent), or the problem, with the reason it makes. */
+  source(part: Source, value: unknown, depth: number): JsonView | undefined | Problem {
+    if (value === undefined) return undefined
+    const read = this.read(value, depth)
+    if (read instanceof Problem) read.unreadable = { part, reason: problemReason(part, value, read) }
+    return read
+  }
+
   private container(value: object, depth: number): JsonView | Problem {
     // `depth` containers enclose this one; it makes depth + 1.
     if (depth + 1 >= MAX_DEPTH) return new Problem(DEEP)
@@ -106,8 +117,7 @@ class Walk {
     }
     const proto: unknown = Object.getPrototypeOf(value)
     if (proto !== Object.prototype && proto !== null) return new Problem(`is ${describeObject(value)}, not a plain object`)
-    // No prototype: a key like `__proto__` is a member like any other, and nothing is inherited.
-    const members = Object.create(null) as { [key: string]: JsonView }
+    const members: { [key: string]: JsonView } = {}
     // for…in, not Object.keys: no array per object. It lists own enumerable string keys in
     // the order JSON.stringify uses, then what the prototype has enumerable (polluted), skipped.
     for (const key in value) {
@@ -122,7 +132,9 @@ class Walk {
         read.path.push(key)
         return read
       }
-      members[key] = read
+      // `__proto__` is a member like any other (an assignment would set the prototype).
+      if (key === '__proto__') Object.defineProperty(members, key, { value: read, enumerable: true, writable: true, configurable: true })
+      else members[key] = read
     }
     return members
   }
@@ -186,8 +198,6 @@ export interface RequestView {
 }
 
 type Source = 'args' | 'agentAttributes' | 'resourceAttributes'
-/** The context text wraps the attributes in one more object than the arguments text. */
-const SOURCE_DEPTH: Record<Source, number> = { args: 0, agentAttributes: 1, resourceAttributes: 1 }
 
 /**
  * The request's view, and why the engine cannot read it when it cannot
@@ -198,30 +208,30 @@ const SOURCE_DEPTH: Record<Source, number> = { args: 0, agentAttributes: 1, reso
 export function readRequest(request: EvaluateRequest): { view: RequestView; refused: Unreadable | undefined } {
   const view: RequestView = { tool: '', role: '', args: undefined, agentAttributes: undefined, resourceAttributes: undefined }
   let refused: Unreadable | undefined
-  const refuse = (part: Unreadable['part'], reason: string): void => {
-    refused ??= { part, reason }
-  }
-  const walk = new Walk()
   try {
     const { tool, role } = request
     view.tool = tool
-    if (!tool.isWellFormed()) refuse('tool', 'request: tool is a string with a lone surrogate')
-    if (role === undefined) refuse('role', 'request: role is missing')
-    else if (typeof role !== 'string') refuse('role', `request: role is ${role === null ? 'null' : `a ${typeof role}`}, not a string`)
-    else if (!role.isWellFormed()) refuse('role', 'request: role is a string with a lone surrogate')
+    if (!tool.isWellFormed()) refused = { part: 'tool', reason: 'request: tool is a string with a lone surrogate' }
+    if (role === undefined) refused ??= { part: 'role', reason: 'request: role is missing' }
+    else if (typeof role !== 'string') refused ??= { part: 'role', reason: `request: role is ${role === null ? 'null' : `a ${typeof role}`}, not a string` }
+    else if (!role.isWellFormed()) refused ??= { part: 'role', reason: 'request: role is a string with a lone surrogate' }
     else view.role = role
+    const walk = new Walk()
     walk.weight = tool.length * 6 + view.role.length * 6
-    // One read per source (`request[part]` with a varying name is a slow keyed load).
-    const sources: [Source, unknown][] = [['args', request.args], ['agentAttributes', request.agentAttributes], ['resourceAttributes', request.resourceAttributes]]
-    for (const [part, value] of sources) {
-      if (value === undefined) continue
-      const read = walk.read(value, SOURCE_DEPTH[part])
-      if (read instanceof Problem) refuse(part, problemReason(part, value, read))
-      else view[part] = read
-    }
-    if (walk.weight > MAX_WEIGHT) refuse('request', `request: too large (over ${MAX_WEIGHT >> 20} MiB as JSON text)`)
+    // One line per source (`request[part]` with a varying name is a slow keyed load). The context
+    // text wraps the attributes in one more object than the arguments text: depth 1.
+    const args = walk.source('args', request.args, 0)
+    if (args instanceof Problem) refused ??= args.unreadable
+    else view.args = args
+    const agent = walk.source('agentAttributes', request.agentAttributes, 1)
+    if (agent instanceof Problem) refused ??= agent.unreadable
+    else view.agentAttributes = agent
+    const resource = walk.source('resourceAttributes', request.resourceAttributes, 1)
+    if (resource instanceof Problem) refused ??= resource.unreadable
+    else view.resourceAttributes = resource
+    if (walk.weight > MAX_WEIGHT) refused ??= { part: 'request', reason: `request: too large (over ${MAX_WEIGHT >> 20} MiB as JSON text)` }
   } catch (e) {
-    refuse('request', `request: could not be read: ${e instanceof Error ? e.message : String(e)}`)
+    refused ??= { part: 'request', reason: `request: could not be read: ${e instanceof Error ? e.message : String(e)}` }
   }
   return { view, refused }
 }
@@ -246,6 +256,8 @@ export function jsonText(value: JsonView): string {
   let text = '{'
   let first = true
   for (const key in value) {
+    // A view's own members only: what a polluted prototype lists is not in it.
+    if (!Object.hasOwn(value, key)) continue
     text += (first ? '' : ',') + JSON.stringify(key) + ':' + jsonText(value[key]!)
     first = false
   }

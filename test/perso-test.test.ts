@@ -66,14 +66,51 @@ describe('perso test', () => {
     expect(stdout).toMatch(/\n35 passed, 0 failed\n$/)
   })
 
-  it('counts an input error as Deny, with the error as reason', async () => {
+  it('counts a request the SDK cannot read as Deny, with the error as reason', async () => {
     const dir = scratch({
       'lone.test.yaml': `policy: ${CRM}\ncases:\n` +
-        '  - { name: lone surrogate, tool: view_customer, role: agent, args: { a: "\\uD800" }, expect: Deny, reason: arguments JSON }\n',
+        '  - { name: lone surrogate, tool: view_customer, role: agent, args: { a: "\\uD800" }, expect: Deny, reason: "request: args.a is a string with a lone surrogate" }\n',
     })
     const { code, stdout } = await perso(['test', dir])
     expect(stdout).toMatch(/✓ lone surrogate\n/)
     expect(code).toBe(0)
+  })
+
+  it('decides every case through the SDK as a host does: Perso.load with the default options, evaluateSync', async () => {
+    const { Perso } = await import('../src/sdk/perso.js')
+    const load = vi.spyOn(Perso, 'load')
+    const decide = vi.spyOn(Perso.prototype, 'evaluateSync')
+    const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n)
+    const cases: Record<string, unknown>[] = [
+      { name: 'allowed', tool: 'process_refund', role: 'agent', args: { amount: 120 }, expect: 'Allow' },
+      { name: 'condition failed', tool: 'process_refund', role: 'agent', args: { amount: 800 }, expect: 'Deny' },
+      { name: 'owner', tool: 'delete_customer', role: 'manager', agentAttributes: { user_id: 'm' }, resourceAttributes: { owner_id: 'm' }, expect: 'Allow' },
+      { name: 'no rule', tool: 'delete_customer', role: 'agent', expect: 'Deny' },
+      // Requests the SDK refuses itself, before the artifact: the raw ABI words these differently.
+      { name: 'lone surrogate', tool: 'process_refund', role: 'agent', args: { amount: 'a\ud800' }, expect: 'Deny' },
+      { name: 'too deep', tool: 'process_refund', role: 'agent', args: JSON.parse(deep(128)) as unknown, expect: 'Deny' },
+      { name: 'deep enough', tool: 'process_refund', role: 'agent', args: JSON.parse(deep(127)) as unknown, expect: 'Deny' },
+    ]
+    // YAML, which can spell a lone surrogate (JSON suites refuse one); JSON text is YAML.
+    const dir = scratch({ 'sdk.test.yaml': `policy: ${JSON.stringify(CRM)}\ncases: ${JSON.stringify(cases)}\n` })
+    try {
+      const { code, stdout } = await perso(['test', dir, '--reporter', 'json'])
+      expect(code, stdout).toBe(0)
+      expect(load).toHaveBeenCalledTimes(1)
+      expect(load.mock.calls[0]![1]).toBeUndefined()
+      expect(decide).toHaveBeenCalledTimes(cases.length)
+
+      const { compile } = await import('../src/compiler/compile.js')
+      const host = await Perso.load((await compile(readFileSync(CRM))).wasm!)
+      const report = JSON.parse(stdout) as { suites: { cases: { name: string; decision: string; reason: string; inputError: boolean }[] }[] }
+      const got = report.suites[0]!.cases
+      expect(got.map((c) => ({ decision: c.decision, reason: c.reason }))).toEqual(cases.map((c) => host.evaluateSync(c as never)))
+      expect(got.map((c) => c.inputError)).toEqual([false, false, false, false, true, true, false])
+      expect(got[4]!.reason).toBe('request: args.amount is a string with a lone surrogate')
+    } finally {
+      load.mockRestore()
+      decide.mockRestore()
+    }
   })
 
   it('runs a suite against a .wasm artifact, and JSON suites', async () => {

@@ -1,13 +1,14 @@
 // The policies under test, each loaded once per run however many suites name
 // it: a `.json` policy is compiled (through an injectable compiler, so tests
 // can count), a `.wasm` artifact is taken as it is. Cases then run through the
-// artifact itself, never an interpreter.
+// artifact itself, loaded by the SDK as production hosts load it, never an
+// interpreter.
 
 import { resolve } from 'node:path'
 import type { CompileOptions, CompileResult } from '../compiler/compile.js'
 import type { Diagnostic } from '../compiler/diagnostics.js'
-import type { RawArtifact } from '../host/abi.js'
 import type { Metadata } from '../host/metadata.js'
+import type { Perso } from '../sdk/perso.js'
 import type { Io } from '../cli/io.js'
 
 export type Compiler = (source: Uint8Array, options: CompileOptions) => Promise<CompileResult>
@@ -25,7 +26,8 @@ export interface RuleInfo {
 export interface PolicyUnderTest {
   /** The path as the first suite that named it wrote it (joined to the suite's directory). */
   path: string
-  artifact?: RawArtifact
+  /** The artifact as a host loads it: `Perso.load` with the default options (the fast path). */
+  perso?: Perso
   metadata?: Metadata
   rules: RuleInfo[]
   /** Why it could not be loaded: one line, plus the policy's own diagnostics when it has errors. */
@@ -82,19 +84,30 @@ const isWasm = (bytes: Uint8Array): boolean => WASM_MAGIC.every((b, i) => bytes[
 
 const failed = (path: string, code: string, message: string): PolicyUnderTest => ({ path, rules: [], failure: { code, message } })
 
+/**
+ * The artifact loaded by the SDK exactly as a host loads it (`Perso.load`,
+ * default options), so cases decide on the path production takes. The
+ * metadata names entries and rules for coverage; it never decides.
+ */
 async function fromArtifact(path: string, wasm: Uint8Array, built?: CompileResult): Promise<PolicyUnderTest> {
-  const [{ RawArtifact }, { readMetadata }] = await Promise.all([import('../host/abi.js'), import('../host/metadata.js')])
+  const [{ Perso }, { readMetadata }] = await Promise.all([import('../sdk/perso.js'), import('../host/metadata.js')])
+  const unusable = (e: unknown): PolicyUnderTest =>
+    failed(path, 'E212', `\`${path}\` is not a usable perso artifact: ${(e instanceof Error ? e.message : String(e)).replace(/^perso: /, '')}`)
   let module: WebAssembly.Module
-  let artifact: RawArtifact
   try {
     module = await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>)
-    artifact = await RawArtifact.load(module)
   } catch (e) {
-    return failed(path, 'E212', `\`${path}\` is not a usable perso artifact: ${e instanceof Error ? e.message : String(e)}`)
+    return unusable(e)
   }
   const metadata = readMetadata(module)
   if (metadata instanceof Error) return failed(path, 'E212', `\`${path}\` is ${metadata.message}`)
-  return { path, artifact, metadata, rules: built ? await rulesFromSource(path, built) : rulesFromMetadata(metadata) }
+  let perso: Perso
+  try {
+    perso = await Perso.load(module)
+  } catch (e) {
+    return unusable(e)
+  }
+  return { path, perso, metadata, rules: built ? await rulesFromSource(path, built) : rulesFromMetadata(metadata) }
 }
 
 /** Rule names from the policy itself: its `tool_name`, roles, position and condition label. */

@@ -1,6 +1,7 @@
 // Finding suites, and running their cases through the compiled artifact: each
-// case is one `evaluate` call, its answer compared with the expectation, and
-// what it exercised (entry, condition outcome) recorded for coverage.
+// case is one `evaluateSync` of the SDK (the path hosts take), its answer
+// compared with the expectation, and what it exercised (entry, condition
+// outcome) recorded for coverage.
 
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,7 +16,7 @@ export interface CaseResult {
   expect: Decision
   decision: Decision
   reason: string
-  /** The artifact answered an input error (counted as Deny, the error as reason). */
+  /** The SDK or the artifact could not read the request (counted as Deny, the error as reason). */
   inputError: boolean
   passed: boolean
   /** Why it failed: `expected Deny, got Allow` or what the reason should have matched. */
@@ -165,13 +166,13 @@ Promise<{ result: SuiteResult; cases: Case[]; policy?: PolicyUnderTest }> {
 }
 
 function runCase(c: Case, seen: Exercised): CaseResult {
-  const context = JSON.stringify({ role: c.role, agent_attrs: c.agentAttributes, resource_attrs: c.resourceAttributes })
-  const text = seen.policy.artifact!.evaluateStrings(c.tool, JSON.stringify(c.args), context)
-  const answer = JSON.parse(text) as { decision?: Decision; reason?: string; error?: string }
-  const inputError = answer.error !== undefined
-  // Fail closed, as hosts must: an input error is a denial whose reason is the error.
-  const decision: Decision = inputError ? 'Deny' : answer.decision!
-  const reason = inputError ? answer.error! : answer.reason!
+  // The SDK's own call, as a host makes it: it reads the request, sends the
+  // artifact what the matched entry reads, and answers the artifact's decision.
+  const { decision, reason } = seen.policy.perso!.evaluateSync({
+    tool: c.tool, role: c.role, args: c.args, agentAttributes: c.agentAttributes, resourceAttributes: c.resourceAttributes,
+  })
+  // Fail closed, as hosts must: a request the SDK or the artifact cannot read is a denial whose reason is the error.
+  const inputError = !decided(c, reason)
   if (!inputError) record(c, reason, seen)
   const outcome: CaseResult = { name: c.name, expect: c.expect, decision, reason, inputError, passed: true }
   if (decision !== c.expect) outcome.failure = `expected ${c.expect}, got ${decision}`
@@ -182,6 +183,11 @@ function runCase(c: Case, seen: Exercised): CaseResult {
   outcome.passed = outcome.failure === undefined
   return outcome
 }
+
+/** Every decision's reason names the case's tool and role first (spec §4); an error's names the input it could not read. */
+const decided = (c: Case, reason: string): boolean =>
+  reason.startsWith(`rule matched tool '${c.tool}' for role '${c.role}'; `) ||
+  reason.startsWith(`no rule matched tool '${c.tool}' for role '${c.role}'; `)
 
 /** The reason says whether the (tool, role) entry matched and how its condition went (spec §4). */
 function record(c: Case, reason: string, seen: Exercised): void {

@@ -281,6 +281,51 @@ describe('perso compile --test', () => {
   })
 })
 
+describe('perso compile --test counts only the suites of the policy it compiles', () => {
+  const policy = (version: string, tool: string): string => JSON.stringify({
+    version, default_action: 'Deny', tools: [tool], roles: ['agent'], rules: [{ tool_name: tool, roles: ['agent'] }],
+  })
+  const suite = (policy: string, tool: string, expect: string): string =>
+    `policy: ${policy}\ncases:\n  - { name: ${tool} for agent, tool: ${tool}, role: agent, expect: ${expect} }\n`
+
+  it('fails, writing nothing, when no suite names the policy being compiled', async () => {
+    const dir = scratch({ 'a.json': policy('a-1', 'read'), 'b.json': policy('b-1', 'write'), 'a.test.yaml': suite('a.json', 'read', 'Allow') })
+    compiled.count = 0
+    const { code, stdout, stderr, written } = await perso(['compile', join(dir, 'b.json'), '-o', 'b.wasm', '--test', dir])
+    expect(code).toBe(2)
+    expect(stdout).toContain(`error: no test suite names \`${join(dir, 'b.json')}\`, the policy being compiled (1 suite names another policy)`)
+    expect(stdout).toContain(`${join(dir, 'a.test.yaml')}: not run: it tests \`${join(dir, 'a.json')}\`, not \`${join(dir, 'b.json')}\``)
+    expect(stdout).toMatch(/\n0 passed, 0 failed\n$/)
+    expect(stderr).toBe('perso: nothing written: the tests did not pass\n')
+    expect(written.size).toBe(0)
+    expect(compiled.count).toBe(1)
+  })
+
+  it("runs the suites that name it (by its path or its artifact's) and not the others, whose failures are not its own", async () => {
+    const dir = scratch({
+      'a.json': policy('a-1', 'read'), 'b.json': policy('b-1', 'write'),
+      'a.test.yaml': suite('a.json', 'read', 'Deny'), // fails, but tests another policy
+      'b.test.yaml': suite('b.json', 'write', 'Allow'),
+      'b-wasm.test.yaml': suite('b.wasm', 'write', 'Allow'),
+    })
+    compiled.count = 0
+    const { code, stdout, written } = await perso(['compile', join(dir, 'b.json'), '-o', join(dir, 'b.wasm'), '--test', dir])
+    expect(code, stdout).toBe(0)
+    expect(stdout).toContain(`${join(dir, 'a.test.yaml')}: not run: it tests \`${join(dir, 'a.json')}\``)
+    expect(stdout).toMatch(/\n2 passed, 0 failed\n/)
+    expect(written.has(join(dir, 'b.wasm'))).toBe(true)
+    expect(compiled.count).toBe(1)
+  })
+
+  it('a suite that cannot be read may be this policy\'s: the run is invalid', async () => {
+    const dir = scratch({ 'b.json': policy('b-1', 'write'), 'b.test.yaml': suite('b.json', 'write', 'Allow'), 'x.test.yaml': 'policy: [\n' })
+    const { code, stdout, written } = await perso(['compile', join(dir, 'b.json'), '-o', 'b.wasm', '--test', dir])
+    expect(code).toBe(2)
+    expect(stdout).toContain('error[E200]')
+    expect(written.size).toBe(0)
+  })
+})
+
 /** Every tag closed in order, one root: enough to know CI's XML parser will read it. */
 function wellFormed(text: string): boolean {
   const stack: string[] = []

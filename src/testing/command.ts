@@ -7,7 +7,7 @@ import { EXIT, type Io, wantsColor } from '../cli/io.js'
 import { type Coverage, coverageLines, coverageOf, percentText } from './coverage.js'
 import { type Compiler, PolicyCache } from './policies.js'
 import { human, json, junit, type Report, type Reporter } from './report.js'
-import { discover, runSuites } from './run.js'
+import { discover, names, runSuites, type SuiteResult } from './run.js'
 
 export interface TestOptions {
   reporter: Reporter
@@ -38,10 +38,14 @@ export async function runTests(io: Io, paths: readonly string[], options: TestOp
   if (hooks.built !== undefined) cache.provide(hooks.built.paths, hooks.built.wasm, hooks.built.result)
 
   const { files, problems } = discover(paths)
+  // `perso compile --test`: the suites of the policy being compiled are its tests; those of other policies do not count for it.
+  const only = hooks.built && { name: hooks.built.paths[0]!, paths: hooks.built.paths }
   const run = await runSuites(io, files, cache, {
     ...(options.filter !== undefined ? { filter: options.filter } : {}),
     bail: options.bail === true,
+    ...(only ? { only } : {}),
   })
+  if (only && files.length > 0 && !run.bailed && !run.suites.some((s) => s.policy !== undefined && names(s.policy, only.paths))) problems.push(untested(only.name, run.suites))
   const measure = options.coverage === true || options.minCoverage !== undefined
   const coverage = measure ? run.exercised.map(coverageOf) : undefined
   const gates = options.minCoverage === undefined ? [] : below(coverage ?? [], options.minCoverage)
@@ -65,6 +69,18 @@ export async function runTests(io: Io, paths: readonly string[], options: TestOp
   if (problems.length > 0 || run.invalid > 0) return EXIT.invalid
   if (run.failed > 0 || gates.length > 0) return EXIT.testsFailed
   return EXIT.ok
+}
+
+/** Why a run proves nothing about the policy being compiled. */
+function untested(policy: string, suites: readonly SuiteResult[]): string {
+  const others = suites.filter((s) => s.otherPolicy !== undefined).length
+  const unread = suites.length - others
+  const found = [
+    ...(others > 0 ? [`${others === 1 ? '1 suite names' : `${others} suites name`} another policy`] : []),
+    ...(unread > 0 ? [`${unread === 1 ? '1 suite' : `${unread} suites`} could not be read`] : []),
+  ]
+  return `no test suite names \`${policy}\`, the policy being compiled${found.length > 0 ? ` (${found.join(', ')})` : ''}; ` +
+    `a suite tests the policy its \`policy:\` names`
 }
 
 function below(coverage: readonly Coverage[], minimum: number): string[] {

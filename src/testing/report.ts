@@ -28,6 +28,10 @@ export function human(report: Report, color: boolean): string {
   const out: string[] = []
   for (const problem of report.problems) out.push(`${paint.red.bold('error')}: ${problem}`, '')
   for (const suite of report.run.suites) {
+    if (suite.otherPolicy !== undefined) {
+      out.push(`${paint.bold(suite.file)}: not run: ${suite.otherPolicy}`, '')
+      continue
+    }
     out.push(paint.bold(suite.file))
     if (suite.unreadable !== undefined) out.push(`${paint.red.bold('error')}: ${suite.unreadable}`)
     const blocks = diagnosticsText(suite, color)
@@ -74,6 +78,7 @@ export function json(report: Report): string {
       file: s.file,
       ...(s.policy !== undefined ? { policy: s.policy } : {}),
       ...(s.unreadable !== undefined ? { unreadable: s.unreadable } : {}),
+      ...(s.otherPolicy !== undefined ? { notRun: s.otherPolicy } : {}),
       diagnostics: [
         ...(s.diagnostics.length > 0 ? diagnosticsToJson(s.diagnostics, s.source!, s.file) : []),
         ...(s.policyDiagnostics ? diagnosticsToJson(s.policyDiagnostics.diagnostics, s.policyDiagnostics.source, s.policyDiagnostics.path) : []),
@@ -88,10 +93,12 @@ export function json(report: Report): string {
 /**
  * JUnit XML as Jenkins, GitLab and the GitHub test-report actions read it: one
  * `<testsuite>` per suite file, one `<testcase>` per case, a `<failure>` for
- * each failed case; an invalid suite is one `<testcase>` with an `<error>`.
+ * each failed case; an invalid suite is one `<testcase>` with an `<error>`;
+ * a suite that names another policy than `perso compile --test`'s is left out.
  */
 export function junit(report: Report): string {
-  const suites = report.run.suites.map((s) => {
+  // A suite of another policy (`perso compile --test`) is no test of this run.
+  const suites = report.run.suites.filter((s) => s.otherPolicy === undefined).map((s) => {
     const broken = s.unreadable !== undefined || s.diagnostics.length > 0
     const tests = broken ? 1 : s.cases.length
     const failures = s.cases.filter((c) => !c.passed).length

@@ -4,7 +4,7 @@
 // outcome) recorded for coverage.
 
 import { readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Diagnostic } from '../compiler/diagnostics.js'
 import type { Io } from '../cli/io.js'
 import type { PolicyCache, PolicyUnderTest } from './policies.js'
@@ -33,6 +33,8 @@ export interface SuiteResult {
   unreadable?: string
   /** The suite's text, for rendering its diagnostics. */
   source?: Uint8Array
+  /** The suite names another policy than the one under test (`perso compile --test`): why it did not run. */
+  otherPolicy?: string
   /** The policy's own diagnostics, the first time a suite names that broken policy. */
   policyDiagnostics?: { path: string; diagnostics: Diagnostic[]; source: Uint8Array }
   cases: CaseResult[]
@@ -62,6 +64,11 @@ export interface RunResult {
 export interface RunOptions {
   filter?: string
   bail?: boolean
+  /**
+   * Only suites that name this policy run (`perso compile --test`: the policy
+   * being compiled, by any of its paths); the others are listed as not run.
+   */
+  only?: { name: string; paths: readonly string[] }
 }
 
 const SUITE_NAME = /\.test\.(ya?ml|json)$/i
@@ -103,8 +110,9 @@ export async function runSuites(io: Io, files: readonly string[], cache: PolicyC
   const reported = new Set<PolicyUnderTest>()
   const filter = options.filter?.toLowerCase()
   for (const file of files) {
-    const suiteResult = await runSuite(io, file, cache, reported)
+    const suiteResult = await runSuite(io, file, cache, reported, options.only)
     result.suites.push(suiteResult.result)
+    if (suiteResult.result.otherPolicy !== undefined) continue
     if (suiteResult.result.diagnostics.length > 0 || suiteResult.result.unreadable !== undefined) {
       result.invalid++
       if (options.bail) return { ...result, bailed: true, exercised: [...exercised.values()] }
@@ -134,7 +142,7 @@ export async function runSuites(io: Io, files: readonly string[], cache: PolicyC
 }
 
 /** Loads one suite and its policy; the cases to run, or the result that says why none can. */
-async function runSuite(io: Io, file: string, cache: PolicyCache, reported: Set<PolicyUnderTest>):
+async function runSuite(io: Io, file: string, cache: PolicyCache, reported: Set<PolicyUnderTest>, only: RunOptions['only']):
 Promise<{ result: SuiteResult; cases: Case[]; policy?: PolicyUnderTest }> {
   let source: Uint8Array
   try {
@@ -149,6 +157,10 @@ Promise<{ result: SuiteResult; cases: Case[]; policy?: PolicyUnderTest }> {
   const suite = loaded.suite
   if (suite === undefined) return { result, cases: [] }
   result.policy = suite.policy.path
+  if (only !== undefined && !names(suite.policy.path, only.paths)) {
+    // Not compiled, not run, not counted: it tests something else.
+    return { result: { file, policy: suite.policy.path, diagnostics: [], otherPolicy: `it tests \`${suite.policy.path}\`, not \`${only.name}\``, cases: [] }, cases: [] }
+  }
   const policy = await cache.get(suite.policy.path)
   const at = suite.locate(['policy'])
   if (policy.failure !== undefined) {
@@ -164,6 +176,9 @@ Promise<{ result: SuiteResult; cases: Case[]; policy?: PolicyUnderTest }> {
     .sort((a, b) => a.span.start - b.span.start)
   return { result, cases: suite.cases, policy }
 }
+
+/** Whether a suite's policy path is one of `paths` (compared as absolute paths). */
+export const names = (policy: string, paths: readonly string[]): boolean => paths.some((p) => resolve(p) === resolve(policy))
 
 function runCase(c: Case, seen: Exercised): CaseResult {
   // The SDK's own call, as a host makes it: it reads the request, sends the

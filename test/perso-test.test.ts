@@ -61,7 +61,8 @@ describe('perso test', () => {
   it('searches directories for *.test.yaml, *.test.yml and *.test.json only', async () => {
     const { code, stdout } = await perso(['test', 'fixtures/'])
     expect(code).toBe(0)
-    expect(stdout.split('\n').filter((l) => l !== '' && !l.startsWith(' ')).slice(0, -1))
+    // Suite headers: the lines that are one path (diagnostics and the summary have spaces).
+    expect(stdout.split('\n').filter((l) => /^\S+$/.test(l)))
       .toEqual(['fixtures/crm.test.yaml', 'fixtures/testing/coverage/docs.test.yaml'])
     expect(stdout).toMatch(/\n35 passed, 0 failed\n$/)
   })
@@ -278,6 +279,63 @@ describe('perso compile --test', () => {
     expect(stderr).toBe('perso: nothing written: the tests did not pass\n')
     expect(written.size).toBe(0)
     expect(compiled.count).toBe(1)
+  })
+})
+
+describe('tools and roles the policy never names are warnings: the case runs', () => {
+  const suite = `policy: ${CRM}\ncases:\n` +
+    '  - { name: unknown tool fails closed, tool: drop_database, role: agent, expect: Deny, reason: no rule matched }\n' +
+    '  - { name: undeclared role fails closed, tool: view_customer, role: intern, expect: Deny }\n' +
+    '  - { name: near miss, tool: view_customers, role: agent, expect: Allow }\n'
+
+  it('prints each as a located warning, runs the case and checks its expectation', async () => {
+    const dir = scratch({ 'closed.test.yaml': suite })
+    const { code, stdout } = await perso(['test', dir])
+    expect(code).toBe(3)
+    expect(stdout).toContain('closed.test.yaml:3:46: warning[W206]: tool `drop_database` is not in the policy\n')
+    expect(stdout).toContain('= help: the case runs: no rule can match it, so `default_action` decides\n')
+    expect(stdout).toContain('closed.test.yaml:4:70: warning[W207]: role `intern` is not declared by the policy\n')
+    expect(stdout).toContain('warning[W206]: tool `view_customers` is not in the policy\n')
+    expect(stdout).toContain('= help: did you mean `view_customer`? (the case runs as written)\n')
+    expect(stdout).toContain('  ✓ unknown tool fails closed\n  ✓ undeclared role fails closed\n  ✗ near miss\n      expected Allow, got Deny\n')
+    expect(stdout).toMatch(/\n2 passed, 1 failed\n$/)
+  })
+
+  it('json and junit carry the warnings', async () => {
+    const dir = scratch({ 'closed.test.yaml': suite })
+    const json = JSON.parse((await perso(['test', dir, '--reporter', 'json'])).stdout) as {
+      warnings: number; invalid: number; suites: { diagnostics: { code: string; severity: string; line: number }[] }[]
+    }
+    expect(json.invalid).toBe(0)
+    expect(json.warnings).toBe(3)
+    expect(json.suites[0]!.diagnostics.map((d) => [d.code, d.severity, d.line])).toEqual([['W206', 'warning', 3], ['W207', 'warning', 4], ['W206', 'warning', 5]])
+    const { stdout } = await perso(['test', dir, '--reporter', 'junit'])
+    expect(wellFormed(stdout)).toBe(true)
+    expect(stdout).toMatch(/<testsuite name="[^"]+" tests="3" failures="1" errors="0" skipped="0">/)
+    expect(stdout).toMatch(/<system-err>[^<]*warning\[W206\]: tool `drop_database` is not in the policy[^<]*<\/system-err>/)
+  })
+
+  it('--strict makes them errors: the suite is invalid', async () => {
+    const dir = scratch({ 'closed.test.yaml': suite })
+    const { code, stdout } = await perso(['test', dir, '--strict'])
+    expect(code).toBe(2)
+    expect(stdout).toContain('error[W206]: tool `drop_database` is not in the policy')
+    expect(stdout).not.toContain('✓')
+  })
+
+  it("prints the policy's own warnings once per policy, however many suites name it", async () => {
+    const docs = join(root, 'fixtures/testing/coverage/docs.json')
+    const dir = scratch({
+      'a.test.yaml': `policy: ${docs}\ncases:\n  - { name: a, tool: read_doc, role: viewer, expect: Allow }\n`,
+      'b.test.yaml': `policy: ${docs}\ncases:\n  - { name: b, tool: read_doc, role: editor, expect: Allow }\n`,
+    })
+    const { code, stdout } = await perso(['test', dir])
+    expect(code, stdout).toBe(0)
+    expect(stdout.match(/docs\.json:18:20: warning\[W106\]: rules\[3\] replaces rules\[2\] for `delete_doc` for `editor`/g)).toHaveLength(1)
+    const json = JSON.parse((await perso(['test', dir, '--reporter', 'json'])).stdout) as { warnings: number; suites: { diagnostics: { code: string; file: string }[] }[] }
+    expect(json.warnings).toBe(1)
+    expect(json.suites.map((s) => s.diagnostics.map((d) => d.code))).toEqual([['W106'], []])
+    expect(json.suites[0]!.diagnostics[0]!.file).toBe(docs)
   })
 })
 

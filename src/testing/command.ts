@@ -19,7 +19,7 @@ export interface TestOptions {
   coverage?: boolean
   /** Fail when a policy's coverage is below this percentage (implies coverage). */
   minCoverage?: number
-  /** Compile policies with warnings as errors. */
+  /** Warnings are errors: the policies' (they do not compile) and the suites' (they do not run). */
   strict?: boolean
 }
 
@@ -43,6 +43,7 @@ export async function runTests(io: Io, paths: readonly string[], options: TestOp
   const run = await runSuites(io, files, cache, {
     ...(options.filter !== undefined ? { filter: options.filter } : {}),
     bail: options.bail === true,
+    strict: options.strict === true,
     ...(only ? { only } : {}),
   })
   if (only && files.length > 0 && !run.bailed && !run.suites.some((s) => s.policy !== undefined && names(s.policy, only.paths))) problems.push(untested(only.name, run.suites))

@@ -30,6 +30,12 @@ export interface PolicyUnderTest {
   perso?: Perso
   metadata?: Metadata
   rules: RuleInfo[]
+  /**
+   * The policy's own warnings, from compiling it here (a `.wasm` has none to
+   * show; an artifact built by the caller, `perso compile --test`, had them
+   * printed there).
+   */
+  warnings?: { diagnostics: Diagnostic[]; source: Uint8Array }
   /** Why it could not be loaded: one line, plus the policy's own diagnostics when it has errors. */
   failure?: { code: string; message: string; diagnostics?: Diagnostic[]; source?: Uint8Array }
 }
@@ -75,7 +81,9 @@ export class PolicyCache {
       const message = `the policy \`${path}\` has ${errors === 1 ? 'an error' : `${errors} errors`}`
       return { path, rules: [], failure: { code: 'E211', message, diagnostics: result.diagnostics, source: bytes } }
     }
-    return fromArtifact(path, result.wasm, result)
+    const loaded = await fromArtifact(path, result.wasm, result)
+    if (loaded.failure === undefined && result.diagnostics.length > 0) loaded.warnings = { diagnostics: result.diagnostics, source: bytes }
+    return loaded
   }
 }
 

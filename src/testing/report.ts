@@ -4,7 +4,7 @@
 import { Chalk } from 'chalk'
 import { diagnosticsToJson, renderDiagnostics } from '../compiler/render.js'
 import { type Coverage, coverageLines } from './coverage.js'
-import type { RunResult, SuiteResult } from './run.js'
+import { isInvalid, type RunResult, type SuiteResult } from './run.js'
 
 export type Reporter = 'human' | 'json' | 'junit'
 
@@ -56,7 +56,7 @@ export function human(report: Report, color: boolean): string {
   return out.join('\n') + '\n'
 }
 
-/** The suite's own diagnostics, then (once per run) those of the broken policy it names. */
+/** The suite's own diagnostics, then (once per run) those of the policy it names: its errors, or its warnings. */
 function diagnosticsText(suite: SuiteResult, color: boolean): string[] {
   const blocks: string[] = []
   if (suite.diagnostics.length > 0) blocks.push(renderDiagnostics(suite.diagnostics, suite.source!, suite.file, { color }))
@@ -65,6 +65,9 @@ function diagnosticsText(suite: SuiteResult, color: boolean): string[] {
   return blocks
 }
 
+const warningsOf = (s: SuiteResult): number =>
+  [...s.diagnostics, ...(s.policyDiagnostics?.diagnostics ?? [])].filter((d) => d.severity === 'warning').length
+
 export function json(report: Report): string {
   const { run } = report
   return JSON.stringify({
@@ -72,6 +75,7 @@ export function json(report: Report): string {
     failed: run.failed,
     skipped: run.filteredOut,
     invalid: run.invalid,
+    warnings: run.suites.reduce((n, s) => n + warningsOf(s), 0),
     bailed: run.bailed,
     problems: report.problems,
     suites: run.suites.map((s) => ({
@@ -99,7 +103,7 @@ export function json(report: Report): string {
 export function junit(report: Report): string {
   // A suite of another policy (`perso compile --test`) is no test of this run.
   const suites = report.run.suites.filter((s) => s.otherPolicy === undefined).map((s) => {
-    const broken = s.unreadable !== undefined || s.diagnostics.length > 0
+    const broken = isInvalid(s)
     const tests = broken ? 1 : s.cases.length
     const failures = s.cases.filter((c) => !c.passed).length
     const head = `  <testsuite name="${xml(s.file)}" tests="${tests}" failures="${failures}" errors="${broken ? 1 : 0}" skipped="0">`
@@ -112,13 +116,16 @@ export function junit(report: Report): string {
     })
     if (broken) {
       const text = s.unreadable ?? diagnosticsText(s, false).join('\n')
-      const message = s.unreadable ?? `${s.diagnostics.length} ${s.diagnostics.length === 1 ? 'error' : 'errors'} in the suite`
+      const errors = s.diagnostics.filter((d) => d.severity === 'error').length
+      const message = s.unreadable ?? `${errors} ${errors === 1 ? 'error' : 'errors'} in the suite`
       cases.push(`    <testcase name="(suite is invalid)" classname="${xml(s.file)}">\n` +
         `      <error message="${xml(message)}" type="InvalidSuite">${xml(text, true)}</error>\n    </testcase>`)
     }
+    // Warnings (the suite's, and the policy's own) where JUnit readers show a suite's diagnostics.
+    if (!broken && warningsOf(s) > 0) cases.push(`    <system-err>${xml(diagnosticsText(s, false).join('\n'), true)}</system-err>`)
     return [head, ...cases, '  </testsuite>'].join('\n')
   })
-  const tests = report.run.suites.reduce((n, s) => n + (s.unreadable !== undefined || s.diagnostics.length > 0 ? 1 : s.cases.length), 0)
+  const tests = report.run.suites.reduce((n, s) => n + (isInvalid(s) ? 1 : s.cases.length), 0)
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="perso test" tests="${tests}" failures="${report.run.failed}" errors="${report.run.invalid}">`,

@@ -5,7 +5,7 @@
 
 import { readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { Diagnostic } from '../compiler/diagnostics.js'
+import { type Diagnostic, hasErrors } from '../compiler/diagnostics.js'
 import type { Io } from '../cli/io.js'
 import type { PolicyCache, PolicyUnderTest } from './policies.js'
 import { type Case, checkVocabulary, type Decision, loadSuite } from './suite.js'
@@ -27,7 +27,7 @@ export interface SuiteResult {
   file: string
   /** The policy's path (joined to the suite's directory) once the suite named one. */
   policy?: string
-  /** The suite's errors; when there is any, no case ran. */
+  /** The suite's errors and warnings; when there is an error, no case ran. */
   diagnostics: Diagnostic[]
   /** The suite could not be read at all: one line, no source to point into. */
   unreadable?: string
@@ -35,7 +35,7 @@ export interface SuiteResult {
   source?: Uint8Array
   /** The suite names another policy than the one under test (`perso compile --test`): why it did not run. */
   otherPolicy?: string
-  /** The policy's own diagnostics, the first time a suite names that broken policy. */
+  /** The policy's own diagnostics (its errors, or its warnings), the first time a suite names it. */
   policyDiagnostics?: { path: string; diagnostics: Diagnostic[]; source: Uint8Array }
   cases: CaseResult[]
 }
@@ -69,6 +69,17 @@ export interface RunOptions {
    * being compiled, by any of its paths); the others are listed as not run.
    */
   only?: { name: string; paths: readonly string[] }
+  /** The suites' warnings (a tool or role the policy never names) are errors. */
+  strict?: boolean
+}
+
+/** What every suite of a run shares while it is loaded. */
+interface Loading {
+  io: Io
+  cache: PolicyCache
+  options: RunOptions
+  /** Policies whose own diagnostics were shown already (once per run). */
+  reported: Set<PolicyUnderTest>
 }
 
 const SUITE_NAME = /\.test\.(ya?ml|json)$/i
@@ -107,13 +118,13 @@ export function discover(paths: readonly string[]): { files: string[]; problems:
 export async function runSuites(io: Io, files: readonly string[], cache: PolicyCache, options: RunOptions): Promise<RunResult> {
   const result: RunResult = { suites: [], passed: 0, failed: 0, invalid: 0, filteredOut: 0, bailed: false, exercised: [] }
   const exercised = new Map<PolicyUnderTest, Exercised>()
-  const reported = new Set<PolicyUnderTest>()
+  const loading: Loading = { io, cache, options, reported: new Set() }
   const filter = options.filter?.toLowerCase()
   for (const file of files) {
-    const suiteResult = await runSuite(io, file, cache, reported, options.only)
+    const suiteResult = await runSuite(file, loading)
     result.suites.push(suiteResult.result)
     if (suiteResult.result.otherPolicy !== undefined) continue
-    if (suiteResult.result.diagnostics.length > 0 || suiteResult.result.unreadable !== undefined) {
+    if (isInvalid(suiteResult.result)) {
       result.invalid++
       if (options.bail) return { ...result, bailed: true, exercised: [...exercised.values()] }
       continue
@@ -141,9 +152,13 @@ export async function runSuites(io: Io, files: readonly string[], cache: PolicyC
   return { ...result, exercised: [...exercised.values()] }
 }
 
+/** A suite that could not be read or has an error: none of its cases runs. */
+export const isInvalid = (suite: SuiteResult): boolean => suite.unreadable !== undefined || hasErrors(suite.diagnostics)
+
 /** Loads one suite and its policy; the cases to run, or the result that says why none can. */
-async function runSuite(io: Io, file: string, cache: PolicyCache, reported: Set<PolicyUnderTest>, only: RunOptions['only']):
+async function runSuite(file: string, { io, cache, options, reported }: Loading):
 Promise<{ result: SuiteResult; cases: Case[]; policy?: PolicyUnderTest }> {
+  const only = options.only
   let source: Uint8Array
   try {
     source = io.readFile(file)
@@ -172,10 +187,17 @@ Promise<{ result: SuiteResult; cases: Case[]; policy?: PolicyUnderTest }> {
     }
     return { result, cases: [] }
   }
-  result.diagnostics = [...loaded.diagnostics, ...checkVocabulary(suite, policy.metadata!)]
+  const vocabulary = checkVocabulary(suite, policy.metadata!)
+  result.diagnostics = [...loaded.diagnostics, ...(options.strict ? vocabulary.map(asError) : vocabulary)]
     .sort((a, b) => a.span.start - b.span.start)
+  if (policy.warnings !== undefined && !reported.has(policy)) {
+    reported.add(policy)
+    result.policyDiagnostics = { path: policy.path, ...policy.warnings }
+  }
   return { result, cases: suite.cases, policy }
 }
+
+const asError = (d: Diagnostic): Diagnostic => ({ ...d, severity: 'error' })
 
 /** Whether a suite's policy path is one of `paths` (compared as absolute paths). */
 export const names = (policy: string, paths: readonly string[]): boolean => paths.some((p) => resolve(p) === resolve(policy))

@@ -1,18 +1,20 @@
 // Loading a test suite (YAML or JSON) into cases, with located diagnostics for
 // every mistake, and the checks that need the policy: a `tool` or `role` the
-// policy never mentions, a `reason` pattern that is not a regular expression.
+// policy never mentions (a warning: the case runs, so a suite can show that an
+// unknown tool is denied), a `reason` pattern that is not a regular expression.
 //
 // Diagnostic codes of suite files: E200 YAML syntax, E201 type, E202 unknown
-// key, E203 missing key, E204 unknown decision, E205 empty, E206 unknown tool,
-// E207 unknown role, E208 bad reason pattern, E209 other schema errors,
-// E210–E212 the policy under test (unreadable, invalid, not an artifact).
+// key, E203 missing key, E204 unknown decision, E205 empty, W206 unknown tool,
+// W207 unknown role (E206/E207 before they were warnings), E208 bad reason
+// pattern, E209 other schema errors, E210–E212 the policy under test
+// (unreadable, invalid, not an artifact).
 
 import { dirname, isAbsolute, join } from 'node:path'
-import type { Diagnostic, Locate } from '../compiler/diagnostics.js'
+import type { Diagnostic, Locate, Span } from '../compiler/diagnostics.js'
 import { locator, toPlain, walk } from '../compiler/json-tree.js'
 import type { JsonNode } from '../compiler/json-tree.js'
 import { parse } from '../compiler/parse.js'
-import { helpFor } from '../compiler/suggest.js'
+import { closest } from '../compiler/suggest.js'
 import { firstInvalidUtf8 } from '../compiler/utf8.js'
 import { diagnostic, validateSuite } from './suite-schema.js'
 import { parseYaml } from './yaml-tree.js'
@@ -122,20 +124,33 @@ export interface Vocabulary {
   roles: readonly string[]
 }
 
-/** A case's `tool` or `role` that the policy never mentions would test nothing: an error, with did-you-mean. */
+/**
+ * A case's `tool` or `role` that the policy never mentions: a warning, with
+ * did-you-mean for a near miss. The case runs (no rule can match it, so the
+ * policy's default decides): a typo shows, and a suite can still assert that
+ * an unknown tool or role fails closed.
+ */
 export function checkVocabulary(suite: Suite, vocabulary: Vocabulary): Diagnostic[] {
   const out: Diagnostic[] = []
   const tools = new Set(vocabulary.tools)
   const roles = new Set(vocabulary.roles)
   for (const c of suite.cases) {
     if (!tools.has(c.tool)) {
-      out.push(diagnostic('E206', `tool \`${c.tool}\` is not in the policy`, suite.locate(['cases', c.index, 'tool']),
-        helpFor(c.tool, vocabulary.tools)))
+      out.push(warning('W206', `tool \`${c.tool}\` is not in the policy`, suite.locate(['cases', c.index, 'tool']),
+        unknownHelp(c.tool, vocabulary.tools)))
     }
     if (!roles.has(c.role)) {
-      out.push(diagnostic('E207', `role \`${c.role}\` is not declared by the policy`, suite.locate(['cases', c.index, 'role']),
-        helpFor(c.role, vocabulary.roles)))
+      out.push(warning('W207', `role \`${c.role}\` is not declared by the policy`, suite.locate(['cases', c.index, 'role']),
+        unknownHelp(c.role, vocabulary.roles)))
     }
   }
   return out
+}
+
+const warning = (code: string, message: string, span: Span, help: string): Diagnostic => ({ code, severity: 'warning', message, span, help })
+
+/** `did you mean …?` for a near miss; otherwise what the case shows. */
+function unknownHelp(name: string, known: readonly string[]): string {
+  const near = closest(name, known)
+  return near !== undefined ? `did you mean \`${near}\`? (the case runs as written)` : 'the case runs: no rule can match it, so `default_action` decides'
 }

@@ -50,7 +50,7 @@ describe('validate', () => {
 
   it('lists the valid values when nothing is close', () => {
     const { brief } = run(withCondition({ StringCheck: { source: 'Arguments', field: 'a', op: 'Contains', value: [] } }))
-    expect(brief).toEqual([{ code: 'E024', message: 'unknown op `Contains`', help: 'expected one of `In`, `NotIn`', at: '"Contains"' }])
+    expect(brief).toEqual([{ code: 'E024', message: 'unknown op `Contains`', help: 'perso compares whole strings only: `In` holds when the field equals one of `value`, `NotIn` when it equals none', at: '"Contains"' }])
   })
 
   it('gives one error for an unknown condition form, at its key, and no required-key noise', () => {
@@ -136,7 +136,7 @@ describe('validate', () => {
     ])
     expect(run({ ...base, rules: [{ tool_name: 't', roles: ['r'], priority: 1 }] }).brief).toEqual([{
       code: 'E025', message: 'unknown key `priority` in a rule', at: '"priority"',
-      help: 'known keys here: `tool_name`, `roles`, `condition`, `description`, `$comment` and any key starting with `x-`',
+      help: 'known keys here: `tool_name`, `roles`, `condition`; notes go in `description`, `$comment` or a key starting with `x-`',
     }])
   })
 
@@ -148,7 +148,7 @@ describe('validate', () => {
     expect(run(withCondition({ Not: { FieldEquals: { source_a: 'Arguments', field_a: 'a', source_b: 'Arguments', field_b: 'b', negate: true } } })).brief)
       .toEqual([{
         code: 'E025', message: 'unknown key `negate` in `FieldEquals`', at: '"negate"',
-        help: 'known keys here: `source_a`, `field_a`, `source_b`, `field_b`, `description`, `$comment` and any key starting with `x-`',
+        help: 'to negate a condition, wrap it in `Not`: `{"Not": {…}}`',
       }])
     expect(run(withCondition({ StringCheck: { source: 'Arguments', field: 'a', op: 'In', value: [], x: 1 } })).brief.map((d) => d.code))
       .toEqual(['E025'])
@@ -159,10 +159,10 @@ describe('validate', () => {
     // `note` is one edit from `Not`; suggesting it would invert the condition.
     expect(run(withCondition({ ...leaf, note: 'mfa' })).brief).toEqual([{
       code: 'E025', message: 'unknown key `note` in a condition', at: '"note"',
-      help: 'known keys here: `FieldPresent`, `description`, `$comment` and any key starting with `x-`',
+      help: 'notes go in `description`, `$comment` or a key starting with `x-`',
     }])
     expect(run(withCondition({ All: [{ ...leaf, Anny: [] }] })).brief.map((d) => d.help))
-      .toEqual(['known keys here: `FieldPresent`, `description`, `$comment` and any key starting with `x-`'])
+      .toEqual(['known keys here: `FieldPresent`; notes go in `description`, `$comment` or a key starting with `x-`'])
     expect(run(withCondition({ ...leaf, $coment: 'x' })).brief).toEqual([
       { code: 'E025', message: 'unknown key `$coment` in a condition', help: 'did you mean `$comment`?', at: '"$coment"' },
     ])

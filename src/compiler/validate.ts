@@ -9,7 +9,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js'
 import type { Diagnostic, Locate, Span } from './diagnostics.js'
 import { type JsonNode, toPlain, walk } from './json-tree.js'
 import { CONDITION_FORMS, type Condition, type Policy, type Rule } from './policy.js'
-import { closest, helpFor } from './suggest.js'
+import { ACTION_ALIASES, type Aliases, FORM_ALIASES, KEY_ALIASES, NUMERIC_OP_ALIASES, SOURCE_ALIASES, STRING_OP_ALIASES, aliasOf, closest, helpFor, keyHelp } from './suggest.js'
 
 type Path = (string | number)[]
 type Schema = Record<string, unknown>
@@ -112,7 +112,7 @@ function describe({ error, path }: Issue, tree: JsonNode, locate: Locate): Diagn
     case 'enum': {
       const allowed = (error.params.allowedValues as unknown[]).map(String)
       const given = String(error.data)
-      return diagnostic('E024', `unknown ${enumNoun(path)} \`${given}\``, span, helpFor(given, allowed))
+      return diagnostic('E024', `unknown ${enumNoun(path)} \`${given}\``, span, helpFor(given, allowed, enumAliases(path)))
     }
     case 'oneOf': {
       // The schema's only `oneOf`: a condition object has exactly one form key (notes aside).
@@ -159,25 +159,31 @@ function unknownKey({ error, path }: Issue, tree: JsonNode, locate: Locate): Dia
   const title = String(schema.title)
   const declared = Object.keys(schema.properties ?? {}).filter((k) => k !== '$schema')
   if (title === 'policy') {
-    return { code: 'W001', severity: 'warning', message: `unknown key \`${unknown}\` is ignored`, span, help: keyHelp(unknown, declared, declared) }
+    return { code: 'W001', severity: 'warning', message: `unknown key \`${unknown}\` is ignored`, span, help: unknownKeyHelp(unknown, declared, declared) }
   }
   if (title !== 'condition') {
     const where = title === 'rule' ? 'a rule' : `\`${title}\``
-    return diagnostic('E025', `unknown key \`${unknown}\` in ${where}`, span, keyHelp(unknown, declared, declared))
+    return diagnostic('E025', `unknown key \`${unknown}\` in ${where}`, span, unknownKeyHelp(unknown, declared, declared))
   }
   const forms = formsIn(nodeAt(tree, path))
   if (forms.length === 0) {
-    return diagnostic('E023', `unknown condition form \`${unknown}\``, span, helpFor(unknown, CONDITION_FORMS))
+    return diagnostic('E023', `unknown condition form \`${unknown}\``, span, helpFor(unknown, CONDITION_FORMS, FORM_ALIASES))
   }
   // Beside its form a condition takes only notes: never suggest a second form (`note` is one edit from `Not`).
   const notes = declared.filter((k) => !isForm(k))
-  return diagnostic('E025', `unknown key \`${unknown}\` in a condition`, span, keyHelp(unknown, [...forms, ...notes], notes))
+  return diagnostic('E025', `unknown key \`${unknown}\` in a condition`, span, unknownKeyHelp(unknown, [...forms, ...notes], notes))
 }
 
-/** "did you mean" one of `candidates`, else the keys this level knows, notes included. */
-function keyHelp(unknown: string, known: readonly string[], candidates: readonly string[]): string {
-  const near = closest(unknown, candidates) ?? candidates.find((k) => resembles(unknown, k))
-  return near !== undefined ? `did you mean \`${near}\`?` : `known keys here: ${list(known)} and any key starting with \`x-\``
+/** "did you mean" one of `candidates` (an alias, a typo, a key cut short), else the keys this level knows and where notes go. */
+const unknownKeyHelp = (unknown: string, known: readonly string[], candidates: readonly string[]): string =>
+  keyHelp(unknown, known, candidates, (k) => resembles(unknown, k))
+
+/** The aliases of the values an enum at `path` takes: an op of either check, a source, the default action. */
+function enumAliases(path: Path): Aliases | undefined {
+  const last = String(path.at(-1))
+  if (last === 'op') return path.at(-2) === 'StringCheck' ? STRING_OP_ALIASES : NUMERIC_OP_ALIASES
+  if (last.startsWith('source')) return SOURCE_ALIASES
+  return last === 'default_action' ? ACTION_ALIASES : undefined
 }
 
 const isForm = (k: string): boolean => (CONDITION_FORMS as readonly string[]).includes(k)
@@ -243,11 +249,13 @@ function enumNoun(path: Path): string {
   return last
 }
 
-/** A near miss, or one name cut short of the other (`tool` for `tool_name`). */
+/** A near miss, a known other name (`when` for `condition`), or one name cut short of the other (`tool` for `tool_name`). */
 function resembles(written: string, meant: string): boolean {
   const a = written.toLowerCase()
   const b = meant.toLowerCase()
-  return closest(written, [meant]) === meant || (Math.min(a.length, b.length) >= 3 && (a.startsWith(b) || b.startsWith(a)))
+  const alias = aliasOf(written, KEY_ALIASES, [meant])
+  return closest(written, [meant]) === meant || (alias !== undefined && 'meant' in alias) ||
+    (Math.min(a.length, b.length) >= 3 && (a.startsWith(b) || b.startsWith(a)))
 }
 
 const list = (names: readonly string[]): string => names.map((n) => `\`${n}\``).join(', ')

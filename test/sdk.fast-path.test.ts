@@ -299,7 +299,7 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
   }
 
   const refund = (amount: number): EvaluateRequest => ({ tool: 'process_refund', role: 'agent', args: { amount } })
-  const viewOf = (request: EvaluateRequest): RequestView => readRequest(request).view
+  const viewOf = (request: EvaluateRequest): RequestView => readRequest(request, request.tool).view
 
   it('learns each entry’s reads from the artifact, never asks the text path, and answers the artifact’s bytes', async () => {
     const { Perso } = await import('../src/sdk/perso.js')

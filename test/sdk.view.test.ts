@@ -101,6 +101,25 @@ describe('the reproducers of issue 12', async () => {
     }
   })
 
+  it('the tool name and the trace id are read once, like every getter', async () => {
+    const sdk = await Perso.load(wasm, { audit: { transport: { emit: () => undefined } } })
+    const reads = { tool: 0, traceId: 0, role: 0 }
+    const request = {
+      get tool(): string {
+        return reads.tool++ === 0 ? 'view_customer' : 'drop_database'
+      },
+      get role(): string {
+        return reads.role++ === 0 ? 'agent' : 'nobody'
+      },
+      get traceId(): string {
+        reads.traceId++
+        return 't-1'
+      },
+    }
+    expect(sdk.evaluateSync(request).decision).toBe('Allow')
+    expect(reads).toEqual({ tool: 1, traceId: 1, role: 1 })
+  })
+
   it('a getter is read once, whatever reads the request (the decision, the audit event, its hash)', async () => {
     const events: unknown[] = []
     for (const hashArgs of [false, true]) {

@@ -6,7 +6,7 @@ import { type Metadata, readMetadata } from '../host/metadata.js'
 import { Auditor, type AuditOptions } from './audit.js'
 import { decisionOf, FastPath, hasValuesExport } from './fast-path.js'
 import { type ArtifactSource, loadModule } from './load.js'
-import { assertRequestShape, type Decision, type EvaluateRequest, jsonText, readRequest, type RequestView } from './request.js'
+import { type Decision, type EvaluateRequest, jsonText, readRequest, type RequestView, requestShape } from './request.js'
 
 export interface LoadOptions {
   /** Emit one audit event per decision through `audit.transport`. */
@@ -85,11 +85,11 @@ export class Perso {
 
   /** `evaluate`, synchronously. */
   evaluateSync(request: EvaluateRequest): Decision {
-    assertRequestShape(request)
+    const { tool, traceId } = requestShape(request)
     if (this.closed) throw new Error('perso: evaluate() after close()')
-    const { view, refused } = readRequest(request)
+    const { view, refused } = readRequest(request, tool)
     const decision: Decision = refused !== undefined ? { decision: 'Deny', reason: refused.reason } : this.decide(view)
-    this.auditor?.record(view, request.traceId, decision, refused?.part)
+    this.auditor?.record(view, traceId, decision, refused?.part)
     return decision
   }
 

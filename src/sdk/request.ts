@@ -169,13 +169,19 @@ function cycleIn(root: unknown, path: (string | number)[]): (string | number)[] 
 }
 
 /** Throws a TypeError for requests no host should send: those are bugs in the host, not data. */
-export function assertRequestShape(request: unknown): asserts request is EvaluateRequest {
+/**
+ * The request's tool name and trace id, each read once (the view uses these,
+ * not a second read); throws a TypeError for requests no host should send:
+ * those are bugs in the host, not data.
+ */
+export function requestShape(request: unknown): { tool: string; traceId: string | undefined } {
   if (typeof request !== 'object' || request === null) throw new TypeError('perso: evaluate() takes a request object')
   const { tool, traceId } = request as Partial<EvaluateRequest>
   if (typeof tool !== 'string') throw new TypeError(`perso: request.tool must be the tool name, a string (got ${typeof tool})`)
   if (traceId !== undefined && typeof traceId !== 'string') {
     throw new TypeError(`perso: request.traceId must be a string when given (got ${typeof traceId})`)
   }
+  return { tool, traceId }
 }
 
 /** Which part of a request the engine cannot read, and why (a denial reason naming the problem and where it is). */
@@ -205,12 +211,11 @@ type Source = 'args' | 'agentAttributes' | 'resourceAttributes'
  * the view then holds what could be read, for the audit). Never throws: a
  * getter or a proxy that throws is itself a reason.
  */
-export function readRequest(request: EvaluateRequest): { view: RequestView; refused: Unreadable | undefined } {
-  const view: RequestView = { tool: '', role: '', args: undefined, agentAttributes: undefined, resourceAttributes: undefined }
+export function readRequest(request: EvaluateRequest, tool: string): { view: RequestView; refused: Unreadable | undefined } {
+  const view: RequestView = { tool, role: '', args: undefined, agentAttributes: undefined, resourceAttributes: undefined }
   let refused: Unreadable | undefined
   try {
-    const { tool, role } = request
-    view.tool = tool
+    const role = request.role
     if (!tool.isWellFormed()) refused = { part: 'tool', reason: 'request: tool is a string with a lone surrogate' }
     if (role === undefined) refused ??= { part: 'role', reason: 'request: role is missing' }
     else if (typeof role !== 'string') refused ??= { part: 'role', reason: `request: role is ${role === null ? 'null' : `a ${typeof role}`}, not a string` }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The installed `perso` command: real streams and files in, exit code out.
-import { readFileSync, writeFileSync } from 'node:fs'
 import { main } from '../dist/src/cli/main.js'
+import { nodeIo } from '../dist/src/cli/node-io.js'
 
 // A reader that stops early (`perso inspect x.wasm | head`) closes the pipe: that
 // is the reader's choice, not an error worth a stack trace.
@@ -12,13 +12,4 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
-const io = {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
-  readFile: (path) => readFileSync(path),
-  writeFile: (path, bytes) => writeFileSync(path, bytes),
-  isTTY: process.stdout.isTTY === true,
-  env: process.env,
-}
-
-process.exitCode = await main(process.argv.slice(2), io)
+process.exitCode = await main(process.argv.slice(2), nodeIo())

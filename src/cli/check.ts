@@ -22,7 +22,7 @@ export function define(command: Command, { io, exit }: VerbContext): void {
 }
 
 export async function runCheck(io: Io, file: string, options: CheckOptions): Promise<number> {
-  const source = readInput(io, file)
+  const source = await readInput(io, file)
   const { check } = await import('../compiler/compile.js')
   const result = check(source, { filename: file, strict: options.strict === true })
   const { diagnostics } = result

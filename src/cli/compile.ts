@@ -2,7 +2,7 @@
 // (or its text form, or its IR).
 
 import { type Command, Option } from 'commander'
-import { EXIT, EXIT_CODES_HELP, type Io, plural, readInput } from './io.js'
+import { EXIT, EXIT_CODES_HELP, type Io, plural, readInput, writeOutput } from './io.js'
 import type { VerbContext } from './main.js'
 import { type Format, reportDiagnostics } from './report.js'
 
@@ -30,7 +30,7 @@ export function define(command: Command, { io, exit }: VerbContext): void {
 export const defaultOutput = (file: string): string => (/\.json$/i.test(file) ? file.replace(/\.json$/i, '.wasm') : `${file}.wasm`)
 
 export async function runCompile(io: Io, file: string, options: CompileOptions): Promise<number> {
-  const source = readInput(io, file)
+  const source = await readInput(io, file)
   const { compile } = await import('../compiler/compile.js')
   const result = await compile(source, { filename: file, strict: options.strict === true })
   const failed = await reportDiagnostics(io, io.stderr, result.diagnostics, source, file, options.format)
@@ -48,7 +48,7 @@ export async function runCompile(io: Io, file: string, options: CompileOptions):
 
   const output = (text: string): void => {
     if (options.out === undefined) io.stdout(text)
-    else io.writeFile(options.out, new TextEncoder().encode(text))
+    else writeOutput(io, options.out, new TextEncoder().encode(text))
   }
   switch (options.emit) {
     case 'ir': {
@@ -63,7 +63,7 @@ export async function runCompile(io: Io, file: string, options: CompileOptions):
     }
     case 'wasm': {
       const out = options.out ?? defaultOutput(file)
-      io.writeFile(out, result.wasm)
+      writeOutput(io, out, result.wasm)
       const entries = result.program.entries.length
       io.stdout(`${out}: ${result.wasm.length} bytes, ${entries} table ${entries === 1 ? 'entry' : 'entries'}` +
         `${result.diagnostics.length > 0 ? `, ${plural(result.diagnostics.length, 'warning')}` : ''}\n`)

@@ -35,12 +35,12 @@ const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]
 const isWasm = (bytes: Uint8Array): boolean => WASM_MAGIC.every((b, i) => bytes[i] === b)
 
 /** JSON text given inline or as `@file`; spliced into the request as written, so nothing is re-encoded. */
-function jsonText(io: Io, value: string): string {
-  return value.startsWith('@') ? new TextDecoder().decode(readInput(io, value.slice(1))) : value
+async function jsonText(io: Io, value: string): Promise<string> {
+  return value.startsWith('@') ? new TextDecoder().decode(await readInput(io, value.slice(1))) : value
 }
 
 async function artifactBytes(io: Io, file: string, options: EvalOptions): Promise<Uint8Array | undefined> {
-  const bytes = readInput(io, file)
+  const bytes = await readInput(io, file)
   if (isWasm(bytes)) return bytes
   const { compile } = await import('../compiler/compile.js')
   const result = await compile(bytes, { filename: file, strict: options.strict === true })
@@ -58,8 +58,8 @@ export async function runEval(io: Io, file: string, options: EvalOptions): Promi
   } catch (e) {
     throw new UserError(`\`${file}\` is not a usable perso artifact: ${e instanceof Error ? e.message : String(e)}`)
   }
-  const context = `{"role":${JSON.stringify(options.role)},"agent_attrs":${jsonText(io, options.agent)},"resource_attrs":${jsonText(io, options.resource)}}`
-  const text = artifact.evaluateStrings(options.tool, jsonText(io, options.args), context)
+  const context = `{"role":${JSON.stringify(options.role)},"agent_attrs":${await jsonText(io, options.agent)},"resource_attrs":${await jsonText(io, options.resource)}}`
+  const text = artifact.evaluateStrings(options.tool, await jsonText(io, options.args), context)
   const answer = JSON.parse(text) as { decision?: 'Allow' | 'Deny'; reason?: string; error?: string }
 
   if (options.format === 'json') io.stdout(text + '\n')

@@ -21,7 +21,7 @@ export function define(command: Command, { io, exit }: VerbContext): void {
 }
 
 export async function runInspect(io: Io, file: string, options: InspectOptions): Promise<number> {
-  const bytes = readInput(io, file)
+  const bytes = await readInput(io, file)
   let module: WebAssembly.Module
   try {
     module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>)

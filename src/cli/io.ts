@@ -5,7 +5,10 @@ export interface Io {
   stdout: (s: string) => void
   stderr: (s: string) => void
   readFile: (path: string) => Uint8Array
+  /** Writes the whole file or nothing (src/cli/node-io.ts); throws Node's errors (`code` ENOENT, EISDIR, …). */
   writeFile: (path: string, bytes: Uint8Array) => void
+  /** All of stdin, for `-` and `@-`; absent where there is none to read. */
+  readStdin?: () => Promise<Uint8Array>
   isTTY: boolean
   env: Record<string, string | undefined>
 }
@@ -32,25 +35,65 @@ Exit codes:
 /** Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org). */
 export const wantsColor = (io: Io): boolean => io.isTTY && (io.env.NO_COLOR ?? '') === ''
 
-/** A file the user named could not be read: a one-line reason, no stack trace. */
+/** A file the user named could not be read or written: a one-line reason, no stack trace (exit 2). */
 export class UserError extends Error {}
 
-export function readInput(io: Io, path: string): Uint8Array {
+/** The command line asks for something impossible (exit 64). */
+export class UsageError extends Error {}
+
+/** `-` in place of a file, and `@-` in place of `@file`: stdin. */
+export const STDIN = '-'
+/** How diagnostics name stdin. */
+export const STDIN_NAME = '<stdin>'
+
+/** The bytes of `path`, or of stdin for `-`. */
+export async function readInput(io: Io, path: string): Promise<Uint8Array> {
+  if (path === STDIN) {
+    if (io.readStdin === undefined) throw new UserError('cannot read stdin: there is none')
+    try {
+      return await io.readStdin()
+    } catch (e) {
+      throw new UserError(`cannot read stdin: ${reason(e, 'read')}`)
+    }
+  }
   try {
     return io.readFile(path)
   } catch (e) {
-    throw new UserError(`cannot read \`${path}\`: ${reason(e)}`)
+    throw new UserError(`cannot read \`${path}\`: ${reason(e, 'read')}`)
   }
 }
 
-function reason(e: unknown): string {
-  const code = (e as { code?: unknown }).code
+/** Writes `bytes` to `path`; a failure is the user's to fix (a missing directory, a full disk), never a bug. */
+export function writeOutput(io: Io, path: string, bytes: Uint8Array): void {
+  try {
+    io.writeFile(path, bytes)
+  } catch (e) {
+    throw new UserError(`cannot write \`${path}\`: ${reason(e, 'write')}`)
+  }
+}
+
+/** Stdin can be read once: a usage error when more than one of `uses` (`--args @-`, the policy `-`) would read it. */
+export function claimStdin(uses: readonly (string | false)[]): void {
+  const claimed = uses.filter((u): u is string => u !== false)
+  if (claimed.length > 1) throw new UsageError(`stdin can be read only once, but ${claimed.map((u) => `\`${u}\``).join(' and ')} both read it`)
+}
+
+/** The operating system's reason, in a few words. */
+function reason(e: unknown, doing: 'read' | 'write'): string {
+  const code = (e as { code?: unknown } | null)?.code
   switch (code) {
-    case 'ENOENT': return 'no such file'
+    case 'ENOENT': return doing === 'read' ? 'no such file' : 'no such directory'
+    case 'ENOTDIR': return 'a part of the path is not a directory'
     case 'EISDIR': return 'it is a directory'
     case 'EACCES':
     case 'EPERM': return 'permission denied'
-    default: return e instanceof Error ? e.message : String(e)
+    case 'EROFS': return 'read-only file system'
+    case 'ENOSPC': return 'no space left on the device'
+    case 'EDQUOT': return 'disk quota exceeded'
+    case 'ENAMETOOLONG': return 'the name is too long'
+    case 'ELOOP': return 'too many symbolic links'
+    case 'EBUSY': return 'the file is busy'
+    default: return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim()
   }
 }
 

@@ -2,7 +2,8 @@
 // turns every way out (usage error, user error, bug) into an exit code.
 
 import { Command, CommanderError } from 'commander'
-import { EXIT, EXIT_CODES_HELP, type Io, UserError } from './io.js'
+import { EXIT, EXIT_CODES_HELP, type Io, UsageError, UserError } from './io.js'
+import { PERSO_VERSION } from '../version.js'
 
 export type { Io } from './io.js'
 
@@ -35,6 +36,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     const program = new Command('perso')
       .description('compile JSON access policies for AI-agent tool calls into tiny WebAssembly deciders')
+      .version(`perso ${PERSO_VERSION}`, '-V, --version', "print perso's version")
       .exitOverride()
       .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
       .showHelpAfterError('(run `perso --help` for usage)')
@@ -49,6 +51,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return code
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage
+    if (e instanceof UsageError) {
+      io.stderr(`perso: ${e.message}\n(run \`perso --help\` for usage)\n`)
+      return EXIT.usage
+    }
     if (e instanceof UserError) {
       io.stderr(`perso: ${e.message}\n`)
       return EXIT.invalid

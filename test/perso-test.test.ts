@@ -2,10 +2,10 @@
 // suites and for coverage, the reporters, --filter/--bail, compiling each
 // policy once per run, and `perso compile --test`. Goldens regenerate with
 // PERSO_UPDATE_GOLDEN=1 (npm run test:update).
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it, vi } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { type Run, STACK_FRAME, root, runCli } from './support/cli.js'
 
 const compiled = vi.hoisted(() => ({ count: 0 }))
@@ -31,9 +31,15 @@ function golden(file: string, actual: string): void {
   expect(actual).toBe(readFileSync(path, 'utf8'))
 }
 
-/** A temporary directory with these files, for suites the fixtures do not hold. */
+const scratchDirs: string[] = []
+afterAll(() => {
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A temporary directory with these files, for suites the fixtures do not hold; removed after the tests. */
 function scratch(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'perso-test-'))
+  scratchDirs.push(dir)
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
   return dir
 }

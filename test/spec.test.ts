@@ -3,49 +3,16 @@
 // the answer the spec demands. Every case runs through the reference evaluator
 // and through the compiled artifact, and the two must also agree with each other
 // byte for byte. The two sides are separate tests, so a failure says whose it is.
+// test/paths.test.ts runs the same corpus through every other path that decides.
 
-import { readdirSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
-import type { Policy } from '../src/compiler/policy.js'
 import { RawArtifact } from '../src/host/abi.js'
 import { referenceEvaluate, referenceInit, responseJson } from './support/reference.js'
-
-type Text = string | { repeat: string; times: number; then?: Text }
-interface Case {
-  note?: string
-  tool?: string
-  toolHex?: string
-  args?: Text
-  argsHex?: string
-  context: Text
-  want: { decision: 'Allow' | 'Deny'; reason?: string } | { error: string }
-}
-/** `init` with `text` (UTF-8), or `init(0, 0)` when there is none (spec §6). */
-interface InitCase {
-  note?: string
-  text?: string
-  want: 'ok' | 'error'
-}
-interface SpecFile {
-  note: string
-  /** Compiled from `JSON.stringify(policy)`: that text is the source init's texts are compared with. */
-  policy: Policy
-  cases: Case[]
-  init?: InitCase[]
-}
+import { type Case, type InitCase, inputs, readSpec, specFiles } from './support/spec-corpus.js'
 
 const encoder = new TextEncoder()
-const dir = new URL('./spec/', import.meta.url)
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
-
-const text = (t: Text): string => (typeof t === 'string' ? t : t.repeat.repeat(t.times) + (t.then ? text(t.then) : ''))
-const hex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'))
-const inputs = (c: Case): [Uint8Array, Uint8Array, Uint8Array] => [
-  c.toolHex !== undefined ? hex(c.toolHex) : encoder.encode(c.tool ?? ''),
-  c.argsHex !== undefined ? hex(c.argsHex) : encoder.encode(text(c.args ?? '{}')),
-  encoder.encode(text(c.context)),
-]
+const files = specFiles
 const initText = (c: InitCase): Uint8Array | undefined => (c.text === undefined ? undefined : encoder.encode(c.text))
 
 function meets(answer: Record<string, unknown>, want: Case['want']): void {
@@ -85,7 +52,7 @@ async function build(source: string, file: string): Promise<() => RawArtifact> {
 it('has spec files', () => expect(files.length).toBeGreaterThanOrEqual(4))
 
 for (const file of files) {
-  const spec = JSON.parse(readFileSync(new URL(file, dir), 'utf8')) as SpecFile
+  const spec = readSpec(file)
   const source = JSON.stringify(spec.policy)
   const inits = spec.init ?? []
 
@@ -115,7 +82,7 @@ for (const file of files) {
 
       it('an input error or a refused init leaves later decisions unchanged', () => {
         const before = spec.cases.map((c) => artifact().evaluateBytes(...inputs(c)))
-        artifact().evaluateBytes(hex('ff'), encoder.encode('{'.repeat(1000)), encoder.encode('nope'))
+        artifact().evaluateBytes(Uint8Array.of(0xff), encoder.encode('{'.repeat(1000)), encoder.encode('nope'))
         for (const c of inits) artifact().init(initText(c))
         artifact().init(encoder.encode(JSON.stringify({ ...spec.policy, default_action: 'Allow', rules: [] })))
         const after = spec.cases.map((c) => artifact().evaluateBytes(...inputs(c)))

@@ -1,34 +1,38 @@
 // `perso check <policy.json>`: validate a policy and print every diagnostic,
 // then a one-line summary. Loads the compiler's front end only, never binaryen.
 
-import { type Command, Option } from 'commander'
+import type { Command } from 'commander'
 import type { Diagnostic } from '../compiler/diagnostics.js'
-import { EXIT, EXIT_CODES_HELP, type Io, plural, readInput } from './io.js'
+import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, plural, readInput } from './io.js'
 import type { VerbContext } from './main.js'
-import { type Format, reportDiagnostics } from './report.js'
+import { type Format, formatOption, reportDiagnostics } from './report.js'
 
 interface CheckOptions {
   strict?: boolean
   format: Format
 }
 
-export function define(command: Command, { io, exit }: VerbContext): void {
+export function define(command: Command, { io, exit, json }: VerbContext): void {
   command
-    .argument('<policy>', 'the policy JSON file')
+    .argument('<policy>', 'the policy JSON file, or - for stdin')
     .option('--strict', 'treat warnings as errors')
-    .addOption(new Option('--format <format>', 'how to print diagnostics').choices(['human', 'json']).default('human'))
+    .addOption(formatOption('how to print diagnostics (json: the array of diagnostics)'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (file: string, options: CheckOptions) => exit(await runCheck(io, file, options)))
+    .action(async (file: string, options: CheckOptions) => {
+      if (options.format === 'json') json()
+      exit(await runCheck(io, file, options))
+    })
 }
 
 export async function runCheck(io: Io, file: string, options: CheckOptions): Promise<number> {
   const source = await readInput(io, file)
+  const name = file === STDIN ? STDIN_NAME : file
   const { check } = await import('../compiler/compile.js')
-  const result = check(source, { filename: file, strict: options.strict === true })
+  const result = check(source, { filename: name, strict: options.strict === true })
   const { diagnostics } = result
-  const failed = await reportDiagnostics(io, io.stdout, diagnostics, source, file, options.format)
+  const failed = await reportDiagnostics(io, io.stdout, diagnostics, source, name, options.format)
   if (options.format === 'human') {
-    io.stdout(`${file}: ${summary(diagnostics, result.policy?.rules.length, result.table?.size)}\n`)
+    io.stdout(`${name}: ${summary(diagnostics, result.policy?.rules.length, result.table?.size)}\n`)
   }
   return failed ? EXIT.invalid : EXIT.ok
 }

@@ -11,6 +11,8 @@ export interface VerbContext {
   io: Io
   /** Sets the exit code the verb finished with. */
   exit: (code: number) => void
+  /** Says the verb writes JSON on stdout (`--format json`): an error that ends it is written there too, as `{"error": "…"}`. */
+  json: () => void
 }
 
 /** A verb module (`src/cli/<verb>.ts`): declares its arguments, options, action, and `EXIT_CODES_HELP` after its help. */
@@ -33,6 +35,12 @@ const VERBS: { name: string; summary: string; load: () => Promise<Verb> }[] = [
 
 export async function main(argv: string[], io: Io): Promise<number> {
   let code: number = EXIT.ok
+  let json = false
+  /** The one line of an error on stderr and, under `--format json`, the document on stdout. */
+  const fail = (line: string): void => {
+    io.stderr(`perso: ${line}\n`)
+    if (json) io.stdout(JSON.stringify({ error: line }, null, 2) + '\n')
+  }
   try {
     const program = new Command('perso')
       .description('compile JSON access policies for AI-agent tool calls into tiny WebAssembly deciders')
@@ -45,7 +53,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     for (const verb of VERBS) {
       // Subcommands inherit exitOverride, the output redirection and the usage hint.
       const command = program.command(verb.name).description(verb.summary)
-      if (verb.name === named) (await verb.load()).define(command, { io, exit: (c) => (code = c) })
+      if (verb.name === named) (await verb.load()).define(command, { io, exit: (c) => (code = c), json: () => (json = true) })
     }
     await program.parseAsync(argv, { from: 'user' })
     return code
@@ -56,11 +64,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return EXIT.usage
     }
     if (e instanceof UserError) {
-      io.stderr(`perso: ${e.message}\n`)
+      fail(e.message)
       return EXIT.invalid
     }
     const message = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim()
-    io.stderr(`perso: internal error: ${message} (this is a bug in perso; please report it)\n`)
+    fail(`internal error: ${message} (this is a bug in perso; please report it)`)
     return EXIT.internal
   }
 }

@@ -2,7 +2,7 @@
 // compiled artifacts of the policies they name. The work is in src/testing/.
 
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import { EXIT_CODES_HELP } from './io.js'
+import { EXIT_CODES_HELP, UsageError } from './io.js'
 import type { VerbContext } from './main.js'
 import type { TestOptions } from '../testing/command.js'
 
@@ -21,19 +21,28 @@ covered items / all items. Rules with no table entry are listed as unreachable
 and not counted.
 `
 
-export function define(command: Command, { io, exit }: VerbContext): void {
+export function define(command: Command, { io, exit, json }: VerbContext): void {
   command
     .argument('<paths...>', 'suite files, or directories to search for *.test.yaml, *.test.yml, *.test.json')
     .option('--filter <text>', 'run only the cases whose name contains <text> (case-insensitive)')
     .addOption(new Option('--reporter <kind>', 'how to print the results').choices(['human', 'json', 'junit']).default('human'))
+    .addOption(new Option('--format <format>', 'human or json, as on every verb: --reporter human or json').choices(['human', 'json']))
     .option('--bail', 'stop at the first failed case or invalid suite')
     .option('--coverage', 'report rules, table entries and condition outcomes that no case exercised')
     .option('--min-coverage <percent>', 'fail (exit 3) when a policy\'s coverage is below <percent>; implies --coverage', percent)
     .option('--strict', 'compile policies with warnings as errors')
     .addHelpText('after', `${HELP}${EXIT_CODES_HELP}`)
-    .action(async (paths: string[], options: TestOptions) => {
+    .action(async (paths: string[], options: TestOptions & { format?: 'human' | 'json' }, self: Command) => {
+      const { format, ...rest } = options
+      if (format !== undefined) {
+        if (self.getOptionValueSource('reporter') === 'cli' && rest.reporter !== format) {
+          throw new UsageError(`--format ${format} and --reporter ${rest.reporter} disagree: give one of them`)
+        }
+        rest.reporter = format
+      }
+      if (rest.reporter === 'json') json()
       const { runTests } = await import('../testing/command.js')
-      exit(await runTests(io, paths, options))
+      exit(await runTests(io, paths, rest))
     })
 }
 

@@ -24,7 +24,7 @@ const refund800 = ['--tool', 'process_refund', '--role', 'agent', '--args', '{"a
 
 describe('--format json', () => {
   it('is offered by every verb, and documented in its --help', async () => {
-    for (const verb of ['check', 'compile', 'eval', 'test']) {
+    for (const verb of ['check', 'compile', 'eval', 'inspect', 'test']) {
       const { stdout } = await runCli([verb, '--help'])
       expect(stdout, verb).toMatch(/--format <format>/)
     }
@@ -96,7 +96,7 @@ describe('--format json', () => {
 
   it('a user error: {"error"} on stdout, its line on stderr, exit 2', async () => {
     for (const argv of [
-      ['check', 'missing.json'], ['compile', 'missing.json'], ['eval', 'missing.json', '--tool', 't', '--role', 'r'],
+      ['check', 'missing.json'], ['compile', 'missing.json'], ['eval', 'missing.json', '--tool', 't', '--role', 'r'], ['inspect', 'missing.wasm'],
     ]) {
       const run = await json([...argv, '--format', 'json'])
       const line = `cannot read \`${argv[1]}\`: no such file`

@@ -66,6 +66,12 @@ describe('`-` for the policy', () => {
     }
   })
 
+  it('inspect - with an artifact on stdin', async () => {
+    const run = await perso(['inspect', '-'], wasm)
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^artifact {3}<stdin> \(\d+ bytes\)/)
+  })
+
   it('no stdin to read: exit 2, one line', async () => {
     const run = await perso(['check', '-'])
     expect(run).toMatchObject({ code: 2, stderr: 'perso: cannot read stdin: there is none\n' })

@@ -27,7 +27,7 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   0   ok (warnings allowed)
   1   deny (perso eval decided Deny)
-  2   invalid policy or input
+  2   invalid policy, input or artifact; a file that cannot be read or written
   3   tests failed
   64  usage error
   70  internal error (a bug in perso)`

@@ -32,8 +32,9 @@ describe('an output that cannot be written: exit 2, one line, nothing left', () 
     ['a path under a regular file', join(aFile, 'p.wasm'), 'a part of the path is not a directory'],
     ['a directory as the output', aDirectory, 'it is a directory'],
   ]
+  // Every reason for the artifact; the text outputs go through the same write, so one reason each (wat's disassembly is slow).
   for (const emit of ['wasm', 'wat', 'ir']) {
-    it.each(cases)(`--emit ${emit} to %s`, async (_, out, reason) => {
+    it.each(emit === 'wasm' ? cases : cases.slice(0, 1))(`--emit ${emit} to %s`, async (_, out, reason) => {
       const before = listing(tmp)
       const run = await perso(['compile', 'fixtures/crm.json', '--emit', emit, '-o', out])
       expect(run.code).toBe(2)

@@ -2,11 +2,11 @@
 // codes, the IR golden, and that evaluating a .wasm never loads the compiler.
 
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { type Run, STACK_FRAME, root, runCli } from './support/cli.js'
+import { tempDir } from './support/temp.js'
 
 const loaded = vi.hoisted(() => ({ binaryen: false }))
 vi.mock('binaryen', async (importOriginal) => {
@@ -14,7 +14,7 @@ vi.mock('binaryen', async (importOriginal) => {
   return importOriginal()
 })
 
-const tmp = mkdtempSync(join(tmpdir(), 'perso-cli-'))
+const tmp = tempDir('cli-')
 const prebuilt = join(tmp, 'prebuilt.wasm')
 
 async function perso(argv: string[]): Promise<Run> {

@@ -3,13 +3,13 @@
 // temporary file left behind — for the artifact, `--emit wat` and `--emit ir`.
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { writeFileWhole } from '../src/cli/node-io.js'
 import { type Run, STACK_FRAME, root, runCli } from './support/cli.js'
+import { tempDir } from './support/temp.js'
 
-const tmp = mkdtempSync(join(tmpdir(), 'perso-write-'))
+const tmp = tempDir('write-')
 const aFile = join(tmp, 'a-file.txt')
 writeFileSync(aFile, 'not a directory')
 const aDirectory = join(tmp, 'a-directory')

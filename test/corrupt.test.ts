@@ -6,8 +6,7 @@
 // error, never a comparison that fails.
 
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { check } from '../src/compiler/compile.js'
@@ -15,6 +14,7 @@ import { codegen } from '../src/compiler/codegen.js'
 import type { Program } from '../src/compiler/ir.js'
 import { CompositeNode, Condition, Entry, Header, InNode, NotNode, NumericNode, Read, Slot, TextRef } from '../src/layout.js'
 import { linkInMemory, type Host } from './support/host.js'
+import { tempDir } from './support/temp.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
 const template = new WebAssembly.Module(readFileSync(TEMPLATE))
@@ -169,7 +169,7 @@ describe('a big number past the bignum’s limbs is an error, never a comparison
   let small: WebAssembly.Module
   beforeAll(() => {
     // The real runtime's 160 limbs are never reached (number.ts needs ~3,800 bits at most); 4 limbs are at once.
-    const out = join(mkdtempSync(join(tmpdir(), 'perso-limbs-')), 'runtime.wasm')
+    const out = join(tempDir('limbs-'), 'runtime.wasm')
     execFileSync(process.execPath, ['scripts/build-runtime.js', '--out', out, '--limit', 'BignumLimbs=4'], { cwd: new URL('..', import.meta.url) })
     small = new WebAssembly.Module(readFileSync(out))
   }, 60_000)

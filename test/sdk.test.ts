@@ -3,8 +3,7 @@
 
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -12,6 +11,7 @@ import { canonicalJson, type AuditEvent, type Transport } from '../src/sdk/audit
 import { sha256Hex } from '../src/sdk/sha256.js'
 import { PERSO_VERSION } from '../src/version.js'
 import type { EvaluateRequest } from '../src/sdk/request.js'
+import { tempDir } from './support/temp.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
 const CRM = new URL('../fixtures/crm.json', import.meta.url)
@@ -24,7 +24,7 @@ beforeAll(async () => {
   const { compile } = await import('../src/compiler/compile.js')
   const compiled = await compile(readFileSync(CRM), { filename: 'crm.json' })
   wasm = compiled.wasm!
-  wasmPath = join(mkdtempSync(join(tmpdir(), 'perso-sdk-')), 'crm.wasm')
+  wasmPath = join(tempDir('sdk-'), 'crm.wasm')
   writeFileSync(wasmPath, wasm)
 })
 

@@ -1,13 +1,13 @@
 // The Node transports under load: the file transport keeps every line whole, the
 // HTTP transport never makes a decision wait and counts what it could not deliver.
 
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../src/sdk/audit.js'
+import { tempDir } from './support/temp.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
 let wasm: Uint8Array
@@ -60,7 +60,7 @@ afterEach(async () => {
 describe.skipIf(!existsSync(TEMPLATE))('file transport', () => {
   it('writes 100k intact JSONL lines from concurrent async callers', async () => {
     const { Perso, fileTransport } = await import('../src/index.js')
-    const path = join(mkdtempSync(join(tmpdir(), 'perso-audit-')), 'decisions.jsonl')
+    const path = join(tempDir('audit-'), 'decisions.jsonl')
     const perso = await Perso.load(wasm, { audit: { transport: fileTransport(path) } })
     const callers = 200
     const each = 500
@@ -88,7 +88,7 @@ describe.skipIf(!existsSync(TEMPLATE))('file transport', () => {
 
   it('appends to what is there and refuses an unwritable path at once', async () => {
     const { Perso, fileTransport } = await import('../src/index.js')
-    const path = join(mkdtempSync(join(tmpdir(), 'perso-audit-')), 'decisions.jsonl')
+    const path = join(tempDir('audit-'), 'decisions.jsonl')
     for (let run = 0; run < 2; run++) {
       const perso = await Perso.load(wasm, { audit: { transport: fileTransport(path) } })
       perso.evaluateSync(request(run))

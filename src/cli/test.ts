@@ -10,7 +10,10 @@ const HELP = `
 A suite names its policy (a .json policy, compiled once per run, or a .wasm
 artifact) and lists cases: tool, role, args, agentAttributes,
 resourceAttributes, expect (Allow or Deny), and optionally reason (a substring,
-or /regex/). An input error the artifact answers counts as Deny. Directories
+or /regex/). Cases are decided as hosts decide them, through the SDK: a
+request the SDK cannot read, or an input error the artifact answers, counts as
+Deny. A tool or role the policy never names is a warning (--strict: an error),
+so suites can assert that unknown ones are denied. Directories
 are searched for *.test.yaml, *.test.yml and *.test.json; schemas/suite.schema.json
 describes the format.
 

@@ -4,7 +4,7 @@
 // until it has passed.
 
 import { BLOB_FORMAT, BLOB_MAGIC, Header } from './layout'
-import { inMemory } from './heap'
+import { inMemory, memoryBytes } from './heap'
 
 /** Address of the blob; `emit` sets it in the artifact (0 in the bare template). */
 export let __perso_policy: u32 = 0
@@ -25,13 +25,17 @@ export function hasHeader(): bool {
   return p >= 1024 && inMemory(p, Header.Size) && header(Header.Magic) == BLOB_MAGIC && header(Header.Format) == BLOB_FORMAT
 }
 
-/** First heap address: after the blob, or after the template's static data without one. */
+/**
+ * First heap address: after the blob, or after the template's static data
+ * without one. A header whose end is not inside memory is corrupt (verify.ts
+ * says so to every call); the heap then starts past all of memory as the
+ * module began, so that no buffer is ever placed over the blob.
+ */
 export function heapStart(): usize {
-  let end: usize = __heap_base
-  if (hasHeader() && <usize>header(Header.BlobEnd) > end && inMemory(blob(), <usize>header(Header.BlobEnd) - blob())) {
-    end = <usize>header(Header.BlobEnd)
-  }
-  return end
+  if (!hasHeader()) return __heap_base
+  let end = <usize>header(Header.BlobEnd)
+  if (end > blob() && end >= __heap_base && inMemory(blob(), end - blob())) return end
+  return <usize>memoryBytes()
 }
 
 /** Where the template's own static data ends (zeroed tables included): `emit` places the blob past it, then un-exports this. */

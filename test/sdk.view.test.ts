@@ -120,6 +120,24 @@ describe('the reproducers of issue 12', async () => {
     expect(reads).toEqual({ tool: 1, traceId: 1, role: 1 })
   })
 
+  it('a walk is its own: an SDK called from inside another request’s getter does not reset that request’s size (no module-level state)', async () => {
+    const [outer, inner] = [await Perso.load(wasm), await Perso.load(wasm)]
+    // Past the 64 MiB bound as JSON text (a string unit counts as 6 bytes escaped)...
+    const big = 'x'.repeat(11_500_000)
+    const args = {
+      note: big,
+      // ...and, read after it, a getter that asks another SDK instance a small question.
+      get amount(): number {
+        inner.evaluateSync({ tool: 'view_customer', role: 'agent' })
+        return 1
+      },
+    }
+    expect(outer.evaluateSync({ tool: 'process_refund', role: 'agent', args })).toEqual({
+      decision: 'Deny',
+      reason: 'request: too large (over 64 MiB as JSON text)',
+    })
+  })
+
   it('a getter is read once, whatever reads the request (the decision, the audit event, its hash)', async () => {
     const events: unknown[] = []
     for (const hashArgs of [false, true]) {

@@ -5,9 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
 import { RawArtifact } from '../src/host/abi.js'
 import { type Metadata, readMetadata } from '../src/host/metadata.js'
+import { moduleWithSection } from './support/wasm-sections.js'
 
-/** Unsigned LEB128, as wasm section sizes are written. */
-const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)])
 
 const crm = readFileSync(new URL('../fixtures/crm.json', import.meta.url))
 
@@ -55,20 +54,13 @@ describe('artifact', () => {
     const metadata = readMetadata(module) as Metadata
     expect(metadata.entries).toContainEqual([0, 0, 0, null])
     expect(metadata.sha256).toMatch(/^[0-9a-f]{64}$/)
-    const withSection = (json: string): WebAssembly.Module => {
-      const bytes = new TextEncoder().encode(json)
-      const name = new TextEncoder().encode('perso')
-      // A module with only a custom section: id 0, size, name length, name, contents.
-      const size = 1 + name.length + bytes.length
-      return new WebAssembly.Module(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0, ...leb(size), name.length, ...name, ...bytes]))
-    }
-    expect(readMetadata(withSection(JSON.stringify(section)))).toEqual(metadata)
+    expect(readMetadata(moduleWithSection(JSON.stringify(section)))).toEqual(metadata)
     const broken = [
       '{', '{}', JSON.stringify({ ...section, entries: [[99, 0, 0]] }), JSON.stringify({ ...section, conditions: [[0, [[3, 'x']]]] }),
       // The plain form of unreleased builds (with `counts`) and a hex digest are not read.
       JSON.stringify(metadata), JSON.stringify({ ...section, sha256: metadata.sha256 }),
     ]
-    for (const json of broken) expect(readMetadata(withSection(json)), json.slice(0, 60)).toBeInstanceOf(Error)
+    for (const json of broken) expect(readMetadata(moduleWithSection(json)), json.slice(0, 60)).toBeInstanceOf(Error)
   })
 
   it('reads the previous release’s artifact (bench/baseline)', () => {

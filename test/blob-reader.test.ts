@@ -18,6 +18,7 @@ import { Header } from '../src/layout.js'
 import { policyArb, policySource } from './support/arbitraries.js'
 import { linkInMemory } from './support/host.js'
 import { prng } from './support/json-text.js'
+import { leb } from './support/wasm-sections.js'
 
 const SEED = Number(process.env.PERSO_SEED ?? 20_251_212)
 const PAGE = 65536
@@ -53,7 +54,6 @@ function sources(count: number, seed: number): { source: string; program: Progra
 // A module with only memory and data, built by hand: no binaryen, so hundreds of layouts are cheap
 
 type Segment = { offset: number; data: Uint8Array }
-const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(Math.floor(n / 128))])
 function sleb(n: number): number[] {
   const out: number[] = []
   for (let v = n | 0; ;) {

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
 import { type Metadata, expandSection, metadataSection } from '../src/host/metadata.js'
 import { type Run, STACK_FRAME, root, runCli } from './support/cli.js'
+import { withPersoSection } from './support/wasm-sections.js'
 
 let crm: Uint8Array
 
@@ -19,32 +20,6 @@ async function inspect(wasm: Uint8Array, ...flags: string[]): Promise<Run> {
   const run = await runCli(['inspect', 'a.wasm', ...flags], { files: { 'a.wasm': wasm } })
   expect(run.stdout + run.stderr).not.toMatch(STACK_FRAME)
   return run
-}
-
-const uleb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...uleb(n >>> 7)])
-
-/** `wasm` with its `perso` custom section replaced by `json` (or removed), every other section as it was. */
-function withSection(wasm: Uint8Array, json: unknown): Uint8Array {
-  const out: number[] = [...wasm.subarray(0, 8)]
-  for (let at = 8; at < wasm.length;) {
-    const id = wasm[at]!
-    let size = 0
-    let i = at + 1
-    for (let shift = 0; ; shift += 7, i++) {
-      size += (wasm[i]! & 0x7f) * 2 ** shift
-      if (!(wasm[i]! & 0x80)) break
-    }
-    const body = wasm.subarray(i + 1, i + 1 + size)
-    const isPerso = id === 0 && new TextDecoder().decode(body.subarray(1, 1 + body[0]!)) === 'perso'
-    if (!isPerso) out.push(...wasm.subarray(at, i + 1 + size))
-    at = i + 1 + size
-  }
-  if (json !== undefined) {
-    const name = new TextEncoder().encode('perso')
-    const contents = new TextEncoder().encode(JSON.stringify(json))
-    out.push(0, ...uleb(1 + name.length + contents.length), name.length, ...name, ...contents)
-  }
-  return Uint8Array.from(out)
 }
 
 function metadataOf(wasm: Uint8Array): Metadata {
@@ -94,7 +69,7 @@ describe('a `perso` section that disagrees with the blob: a warning, exit 0', ()
         [m.tools.length, m.roles.indexOf('admin'), 0, null],
       ],
     }
-    const tampered = withSection(crm, metadataSection(lying))
+    const tampered = withPersoSection(crm, metadataSection(lying))
     const run = await inspect(tampered)
     expect(run.code).toBe(0)
     const warnings = run.stdout.split('\n').filter((l) => l.startsWith('warning: '))
@@ -116,7 +91,7 @@ describe('a `perso` section that disagrees with the blob: a warning, exit 0', ()
 
   it('a section with no entries at all lists every entry of the blob as missing', async () => {
     const m = metadataOf(crm)
-    const run = await inspect(withSection(crm, metadataSection({ ...m, entries: [], conditions: [] })))
+    const run = await inspect(withPersoSection(crm, metadataSection({ ...m, entries: [], conditions: [] })))
     expect(run.code).toBe(0)
     // 17 warnings, 20 at most printed: all of them here.
     expect(run.stdout.match(/^warning: the `perso` section does not list the entry/gm)).toHaveLength(17)
@@ -124,7 +99,7 @@ describe('a `perso` section that disagrees with the blob: a warning, exit 0', ()
 
   it('no section, or one that is not metadata: a warning, and the blob alone', async () => {
     for (const section of [undefined, { not: 'metadata' }]) {
-      const run = await inspect(withSection(crm, section))
+      const run = await inspect(withPersoSection(crm, section))
       expect(run.code, JSON.stringify(section)).toBe(0)
       expect(run.stdout).toMatch(/^warning: .*(no `perso` section|not perso metadata); what follows is the blob's alone$/m)
       expect(run.stdout).toContain('sha256 unknown (no perso section)')

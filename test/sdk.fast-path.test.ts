@@ -10,35 +10,9 @@ import type { Policy } from '../src/compiler/policy.js'
 import { type Metadata, readMetadata } from '../src/host/metadata.js'
 import { readRequest, type EvaluateRequest, type RequestView } from '../src/sdk/request.js'
 import { policyArb, policySource, requestArb, type Request } from './support/arbitraries.js'
+import { withPersoSection } from './support/wasm-sections.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
-
-/** Unsigned LEB128, as wasm section sizes are written. */
-const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)])
-
-/** `wasm` with its `perso` custom section replaced by `json`: the sections are walked, that one dropped, the new one appended. */
-function withPersoSection(wasm: Uint8Array, json: string): Uint8Array {
-  const out: number[] = [...wasm.subarray(0, 8)]
-  let at = 8
-  while (at < wasm.length) {
-    const start = at
-    const id = wasm[at++]!
-    let size = 0
-    for (let shift = 0; ; shift += 7) {
-      const b = wasm[at++]!
-      size |= (b & 0x7f) << shift
-      if (b < 0x80) break
-    }
-    const end = at + size
-    const isPerso = id === 0 && new TextDecoder().decode(wasm.subarray(at + 1, at + 1 + wasm[at]!)) === 'perso'
-    if (!isPerso) out.push(...wasm.subarray(start, end))
-    at = end
-  }
-  const name = new TextEncoder().encode('perso')
-  const body = new TextEncoder().encode(json)
-  out.push(0, ...leb(1 + name.length + body.length), name.length, ...name, ...body)
-  return new Uint8Array(out)
-}
 
 /** The artifact's own metadata (it has one: it was compiled here). */
 function readMetadataOf(module: WebAssembly.Module): Metadata {
@@ -334,7 +308,7 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
     for (const [lie, tamper] of lies) {
       const told = structuredClone(metadata)
       tamper(told)
-      const liar = await Perso.load(withPersoSection(bytes, JSON.stringify(metadataSection(told))))
+      const liar = await Perso.load(withPersoSection(bytes, metadataSection(told)))
       // The section is read as it is (it is what perso.metadata shows)...
       expect(liar.metadata.entries, lie).toEqual(told.entries)
       // ...and decides nothing.

@@ -86,19 +86,13 @@ function explainLeaf(node: usize, failure: Failure): void {
   let a = readOf(node, 1)
   switch (failure) {
     case Failure.MissingA:
-      putName(a)
+    case Failure.MissingB:
+      putName(failure == Failure.MissingA ? a : readOf(node, EqualsNode.B))
       say(utf8(' is missing'))
       return
     case Failure.NullA:
-      putName(a)
-      say(utf8(' is null'))
-      return
-    case Failure.MissingB:
-      putName(readOf(node, EqualsNode.B))
-      say(utf8(' is missing'))
-      return
     case Failure.NullB:
-      putName(readOf(node, EqualsNode.B))
+      putName(failure == Failure.NullA ? a : readOf(node, EqualsNode.B))
       say(utf8(' is null'))
       return
     case Failure.NotNumber:

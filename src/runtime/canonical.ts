@@ -8,7 +8,7 @@
 // it takes for itself lies above and is given back with the text moved down.
 
 import { keyHasEscape, keyEnd, keyStart, nextMember, valueEnd, valueStart } from './json'
-import { rewind, scratch, scratchMark } from './scratch'
+import { rewind, scratch } from './scratch'
 import { keepWritten, putByte, putBytes, putDecimal, putEscaped, startText, textEnd } from './response'
 import { bytesCompare } from './text'
 import { decodeEscape, encodeUtf8, escapeEnd, unescapeInto } from './unescape'

@@ -48,7 +48,7 @@ export function encodeUtf8(dst: usize, cp: u32): usize {
   return count
 }
 
-export function hasEscape(start: usize, end: usize): bool {
+function hasEscape(start: usize, end: usize): bool {
   for (let p = start; p < end; p++) if (load<u8>(p) == 0x5c) return true
   return false
 }

@@ -81,6 +81,14 @@ export const SOURCES: readonly SourceName[] = ['Arguments', 'AgentAttributes', '
 export const ValuesTable = { Count: 0, Records: 4 } as const
 export const ValueRecord = { Source: 0, NamePtr: 4, NameLen: 8, ValuePtr: 12, ValueLen: 16, Size: 20 } as const
 
+/**
+ * Where `evaluate_values` answers an Allow kept for the module's life
+ * (docs/design.md "Kept answers"): at an address that is `Remainder` more than
+ * a multiple of `Modulus`, which no response of its own (16-aligned) ever has.
+ * The bytes there never change; `dealloc` of them is ignored.
+ */
+export const KeptAnswer = { Modulus: 16, Remainder: 8 } as const
+
 export const Limit = {
   /** Nesting of this many levels or more is refused (spec §5: 127 levels are read), in JSON inputs and policies. */
   Depth: 128,

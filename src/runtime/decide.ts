@@ -3,6 +3,7 @@
 // (`evaluate_values`); from the table probe on, both take the one path below,
 // so they answer the same bytes for the same request.
 
+import { keepAnswer, keptAnswer } from './answers'
 import { writeAccount } from './account'
 import { header } from './blob'
 import { Fault, fault } from './fault'
@@ -10,7 +11,7 @@ import { holds, readAt, readCountOf, readSource, setValue, startReads } from './
 import { JsonError, errorAt, errorCode, keyEquals, keyStart, nextMember, rootEnd, rootStart, stringEscaped, validate, valueEnd, valueStart } from './json'
 import { Entry, Header, Limit, Read, Source, ValueRecord, ValuesTable } from './layout'
 import { scratch } from './scratch'
-import { begin, beginError, endError, error, finish, putDecimal, putEscaped, putText } from './response'
+import { begin, beginError, copyOf, endError, error, finish, putDecimal, putEscaped, putText, seal } from './response'
 import { probe } from './table'
 import { bytesEqual, invalidUtf8At } from './text'
 import { unescapeInto } from './unescape'
@@ -69,7 +70,7 @@ export function decideTexts(tool: usize, toolLen: usize, toolIn: bool, args: usi
     if (role == 0) return faultAnswer(utf8('evaluate'))
     roleLen = unescapeInto(role, roleStart + 1, roleEnd - 1)
   }
-  return decide(tool, toolLen, role, roleLen, From.Texts)
+  return decide(probe(tool, toolLen, role, roleLen), tool, toolLen, role, roleLen, From.Texts)
 }
 
 /**
@@ -124,12 +125,16 @@ let table: usize = 0
  * the entry's reads, each claimed by source and field name.
  */
 export function decideValues(tool: usize, toolLen: usize, toolIn: bool, role: usize, roleLen: usize, roleIn: bool, values: usize, valuesIn: bool): usize {
-  let bad = toolUtf8Error(tool, toolLen, toolIn, utf8('tool_name'))
-  if (bad == 0) bad = toolUtf8Error(role, roleLen, roleIn, utf8('role'))
-  if (bad != 0) return bad
+  // Names equal to an entry's are the blob's own UTF-8: only names no entry has are checked.
+  let entry = toolIn && roleIn ? probe(tool, toolLen, role, roleLen) : 0
+  if (entry == 0) {
+    let bad = toolUtf8Error(tool, toolLen, toolIn, utf8('tool_name'))
+    if (bad == 0) bad = toolUtf8Error(role, roleLen, roleIn, utf8('role'))
+    if (bad != 0) return bad
+  }
   if (!valuesIn) return error(utf8('evaluate_values'), utf8('values table outside memory'))
   table = values
-  return decide(tool, toolLen, role, roleLen, From.Values)
+  return decide(entry, tool, toolLen, role, roleLen, From.Values)
 }
 
 /**
@@ -196,14 +201,16 @@ function valuesMismatch(reads: u32): usize {
 
 // ---- The one path
 
-/** The decision on (tool, role), with the values of the entry's reads taken `from` the request's texts or the values table. */
-function decide(tool: usize, toolLen: usize, role: usize, roleLen: usize, from: From): usize {
-  let entry = probe(tool, toolLen, role, roleLen)
+/** The decision on (tool, role), whose entry is `entry` (0: none), with the values of the entry's reads taken `from` the request's texts or the values table. */
+function decide(entry: usize, tool: usize, toolLen: usize, role: usize, roleLen: usize, from: From): usize {
   let cond: usize = entry == 0 ? 0 : <usize>load<u32>(entry, Entry.CondPtr)
   // The table must claim exactly the entry's reads: none for a pair without condition.
   if (from == From.Values && cond == 0 && load<u32>(table, ValuesTable.Count) != 0) return valuesMismatch(0)
-  if (entry == 0) return respond(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen, 0)
-  if (cond == 0) return respond(true, Outcome.NoCondition, tool, toolLen, role, roleLen, 0)
+  if (entry == 0) {
+    writeReason(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen, 0)
+    return fault != Fault.None ? faultAnswer(exportName(from)) : finish()
+  }
+  if (cond == 0) return allow(entry, Outcome.NoCondition, tool, toolLen, role, roleLen, from)
   let root = startReads(cond)
   if (root == 0) return faultAnswer(exportName(from))
   if (from == From.Texts) {
@@ -216,13 +223,31 @@ function decide(tool: usize, toolLen: usize, role: usize, roleLen: usize, from: 
   }
   let passed = holds(root)
   if (fault != Fault.None) return faultAnswer(exportName(from))
-  let answer = respond(passed, passed ? Outcome.Passed : Outcome.Failed, tool, toolLen, role, roleLen, passed ? 0 : root)
+  if (passed) return allow(entry, Outcome.Passed, tool, toolLen, role, roleLen, from)
+  writeReason(false, Outcome.Failed, tool, toolLen, role, roleLen, root)
   // Explaining a failure decides its checks again: a fault there is the answer too.
-  return fault != Fault.None ? faultAnswer(exportName(from)) : answer
+  return fault != Fault.None ? faultAnswer(exportName(from)) : finish()
 }
 
-/** Spec §4's reason for the outcome, with the account of the failed condition at `failed` after `: `. */
-function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize, failed: usize): usize {
+/**
+ * The Allow answer of `entry`: built on its first Allow and kept (answers.ts);
+ * `evaluate_values` answers the kept bytes, `evaluate` a copy of them.
+ */
+function allow(entry: usize, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize, from: From): usize {
+  let kept = keptAnswer(entry)
+  if (kept == 0) {
+    writeReason(true, outcome, tool, toolLen, role, roleLen, 0)
+    if (fault != Fault.None) return faultAnswer(exportName(from))
+    let written = seal()
+    kept = written == 0 ? 0 : keepAnswer(entry, written)
+    // No room left to keep it: answered like any response.
+    if (kept == 0) return finish()
+  }
+  return from == From.Values ? kept : copyOf(kept)
+}
+
+/** Writes the response with spec §4's reason for the outcome, and the account of the failed condition at `failed` after `: `. */
+function writeReason(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize, failed: usize): void {
   begin()
   putText(allow ? utf8('{"decision":"Allow","reason":"') : utf8('{"decision":"Deny","reason":"'))
   putText(outcome == Outcome.NoRule ? utf8("no rule matched tool '") : utf8("rule matched tool '"))
@@ -237,7 +262,6 @@ function respond(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, rol
     writeAccount(failed)
   }
   putText(utf8('"}'))
-  return fault != Fault.None ? 0 : finish()
 }
 
 /** The error for the call's fault, named by the export that was called (`utf8('…')`): it never turns into a decision. */

@@ -66,6 +66,8 @@ export const enum Block {
 export const FREE: u32 = 1
 export const BUFFER: u32 = 2
 export const RESPONSE: u32 = 4
+/** Kept for the module's life (answers.ts). Kinds are values of the low three bits. */
+export const KEPT: u32 = 3
 const KIND: u32 = 7
 /** Set in a block whose predecessor is free: that block's last word is its size. */
 const PREV_FREE: u32 = 8
@@ -261,5 +263,16 @@ export function keepResponse(at: usize, length: usize): usize {
   let end = to + length
   for (; to + 8 <= end; to += 8, at += 8) store<u64>(to, load<u64>(at))
   for (; to < end; to++, at++) store<u8>(to, load<u8>(at))
+  return b + Block.Header
+}
+
+// ---- Kept for the module's life
+
+/** `length` zeroed bytes that no export ever frees (16-aligned), or 0 when memory cannot hold them. */
+export function keepZeroed(length: usize): usize {
+  let b = take(blockSize(<u64>length), KEPT)
+  if (b == 0) return 0
+  store<u32>(b, <u32>length, Block.Length)
+  memory.fill(b + Block.Header, 0, length)
   return b + Block.Header
 }

@@ -4,6 +4,7 @@
 // what it reads before it takes any scratch (docs/design.md "Memory model").
 
 import './abort'
+import { startKept } from './answers'
 import { blob, header, heapStart } from './blob'
 import { canonical } from './canonical'
 import { decideTexts, decideValues, faultAnswer, jsonError } from './decide'
@@ -21,13 +22,14 @@ import { policyAbsent, policySound } from './verify'
 export { __perso_policy, __perso_static_end } from './blob'
 
 
-/** Starts the heap past the blob, once, then checks the blob (its scratch lies in the wilderness). */
+/** Starts the heap past the blob, once, then checks the blob (its scratch lies in the wilderness) and makes the table of kept answers. */
 function prepare(): void {
   if (heapStarted()) return
   startHeap(heapStart())
   beginCall()
   startScratch()
-  policySound()
+  // Kept answers take their memory now, at the heap's start, where it never splits the heap.
+  if (policySound()) startKept()
 }
 
 /** Spec §6: a buffer of `len` bytes, the host's until it deallocs it; traps when memory cannot grow. */

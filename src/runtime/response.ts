@@ -145,6 +145,19 @@ export function finish(): usize {
   return kept != 0 ? kept : OUT_OF_MEMORY
 }
 
+/** Seals the response where it is written: its address (the u32 length, then the text), or 0 when it was not written whole. */
+export function seal(): usize {
+  if (failed) return 0
+  store<u32>(responseStart, <u32>(pos - responseStart - 4))
+  return responseStart
+}
+
+/** A response of its own with the bytes of the kept answer at `kept`. */
+export function copyOf(kept: usize): usize {
+  let copy = keepResponse(kept, 4 + <usize>load<u32>(kept))
+  return copy != 0 ? copy : OUT_OF_MEMORY
+}
+
 /** `{"error":"<input>: <message>` — the caller appends the message's tail, then `endError`. */
 export function beginError(input: usize, message: usize): void {
   begin()

@@ -8,7 +8,7 @@
 // which the SDK only reads. The metadata section plays no part.
 
 import { type ArtifactExports, KnownText, MemoryViews } from '../host/abi.js'
-import { Source, ValueRecord, ValuesTable } from '../layout.js'
+import { KeptAnswer, Source, ValueRecord, ValuesTable } from '../layout.js'
 import type { Decision, RequestView } from './request.js'
 import { utf8, writeValue } from './writer.js'
 
@@ -39,6 +39,8 @@ interface Refusal {
 class Plan {
   reads: Read[] = []
   answers: KnownText<Decision>[] = []
+  /** The entry's Allow answer as the artifact keeps it (layout.ts `KeptAnswer`): its address, and what it says. */
+  keptAnswer: { at: number; decision: Decision } | undefined
   /** Bytes the plan takes in memory: its table, then the tool name, the role and the field names. */
   size = 0
   /** Where it is written, and in which buffer (`FastPath.buffer`): stale when `placed` is not the current buffer. */
@@ -149,9 +151,13 @@ export class FastPath {
     }
     const toolPtr = table + ValuesTable.Records + plan.reads.length * ValueRecord.Size
     const resp = this.exports.evaluate_values(toolPtr, plan.tool.length, toolPtr + plan.tool.length, plan.role.length, table)
+    // A kept answer's bytes never change: once read, it is known by its address.
+    const kept = plan.keptAnswer
+    if (kept !== undefined && kept.at === resp) return { decision: kept.decision.decision, reason: kept.decision.reason }
     const length = this.views.u32(resp)
     const answer = this.read(plan, resp + 4, length)
-    this.exports.dealloc(resp, 4 + length)
+    if (resp % KeptAnswer.Modulus !== KeptAnswer.Remainder) this.exports.dealloc(resp, 4 + length)
+    else if (!('error' in answer)) plan.keptAnswer = { at: resp, decision: { decision: answer.decision, reason: answer.reason } }
     return answer
   }
 

@@ -1,0 +1,67 @@
+// Allow answers kept once built (docs/design.md "Kept answers"). The answer to
+// a request that an entry allows names only the entry's own tool and role, so
+// it is the same bytes on every call: it is written on the entry's first Allow
+// and kept for the module's life, in an arena taken at the heap's start (so it
+// never splits the heap). `evaluate_values` answers the kept bytes themselves
+// (its one host reads answers and never writes them); `evaluate` answers a
+// copy, a response like any other. Entries whose answers find no room in the
+// arena are answered as before, written on every call.
+
+import { header } from './blob'
+import { keepZeroed } from './heap'
+import { Entry, Header, KeptAnswer } from './layout'
+
+/** The arena's bytes at most: the answers of a thousand or so entries. */
+const ARENA_LIMIT: u64 = 64 * 1024
+/** The fixed part of an Allow answer, long reasons and length word included, over-counted. */
+const ANSWER_FIXED: u64 = 96
+
+/** Per entry, in the blob's order: the address of its kept Allow answer, 0 until it is built. */
+let table: usize = 0
+/** The arena: the next free byte (16-aligned) and its end. */
+let next: usize = 0
+let end: usize = 0
+
+/**
+ * Takes the table and the arena, once the blob is sound and before any
+ * call's scratch: the arena holds every entry's answer when that is under
+ * ARENA_LIMIT. Without memory for them, answers are written on every call.
+ */
+export function startKept(): void {
+  let count = <usize>header(Header.EntryCount)
+  let need: u64 = 0
+  for (let i: usize = 0; i < count; i++) {
+    let entry = <usize>header(Header.EntriesPtr) + i * Entry.Size
+    // A name of n bytes escapes to at most 6n.
+    need += (ANSWER_FIXED + 6 * (<u64>load<u32>(entry, Entry.ToolLen) + <u64>load<u32>(entry, Entry.RoleLen)) + 31) & ~<u64>15
+  }
+  if (need > ARENA_LIMIT) need = ARENA_LIMIT
+  table = keepZeroed(count * 4)
+  next = table == 0 ? 0 : keepZeroed(<usize>need)
+  end = next == 0 ? 0 : next + <usize>need
+}
+
+function slotOf(entry: usize): usize {
+  return table + (entry - <usize>header(Header.EntriesPtr)) / Entry.Size * 4
+}
+
+/** The kept Allow answer of `entry` (a response address), or 0 when it is not built. */
+export function keptAnswer(entry: usize): usize {
+  return table == 0 ? 0 : <usize>load<u32>(slotOf(entry))
+}
+
+/**
+ * Keeps the response at `response` (the u32 length, then the text) as
+ * `entry`'s Allow answer, at an address `KeptAnswer.Remainder` past a multiple
+ * of `KeptAnswer.Modulus`, which no response of its own has; its address, or 0
+ * when the arena has no room left for it.
+ */
+export function keepAnswer(entry: usize, response: usize): usize {
+  let length = 4 + <usize>load<u32>(response)
+  let at = next + KeptAnswer.Remainder
+  if (next == 0 || <u64>at + <u64>length > <u64>end) return 0
+  memory.copy(at, response, length)
+  next = (at + length + KeptAnswer.Modulus - 1) & ~(<usize>KeptAnswer.Modulus - 1)
+  store<u32>(slotOf(entry), <u32>at)
+  return at
+}

@@ -8,22 +8,12 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import ts from 'typescript'
 import { compareMedians, printTable } from './measure.js'
+import { SDK_REQUESTS as REQUESTS } from './scenarios.js'
 
 const root = new URL('../', import.meta.url)
 const { compile, Perso } = await import(new URL('dist/src/index.js', root).href)
 const { RawArtifact } = await import(new URL('dist/src/host/abi.js', root).href)
 
-/** The CRM scenario: the demo's calls and the other rules of the policy, allowed and denied. */
-const REQUESTS = [
-  { tool: 'process_refund', args: { order_id: 'ORD-8821', amount: 800 }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },
-  { tool: 'process_refund', args: { order_id: 'ORD-8822', amount: 120 }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },
-  { tool: 'delete_customer', args: { customer_id: 'C-1' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { owner_id: 'mgr-001' } },
-  { tool: 'delete_customer', args: { customer_id: 'C-2' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { owner_id: 'mgr-002' } },
-  { tool: 'bulk_update', args: { ids: ['C-1', 'C-2'] }, role: 'admin', agentAttributes: { mfa_verified_at: '2026-11-21T09:00:00Z' }, resourceAttributes: { env: 'staging' } },
-  { tool: 'view_customer', args: { customer_id: 'C-3' }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },
-  { tool: 'export_data', args: { format: 'csv' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { env: 'production' } },
-  { tool: 'drop_database', args: {}, role: 'admin', agentAttributes: {}, resourceAttributes: {} },
-]
 /** The context object of each request as the raw ABI reads it, built once (not part of any timing). */
 const CONTEXTS = REQUESTS.map((r) => ({ role: r.role, agent_attrs: r.agentAttributes, resource_attrs: r.resourceAttributes }))
 

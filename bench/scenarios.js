@@ -32,3 +32,15 @@ export const CRM_SCENARIOS = [
     context: { role: 'admin', agent_attrs: { user_id: 'adm-007' }, resource_attrs: {} },
   },
 ]
+
+/** The CRM scenario: the demo's calls and the other rules of the policy, allowed and denied. */
+export const SDK_REQUESTS = [
+  { tool: 'process_refund', args: { order_id: 'ORD-8821', amount: 800 }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },
+  { tool: 'process_refund', args: { order_id: 'ORD-8822', amount: 120 }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },
+  { tool: 'delete_customer', args: { customer_id: 'C-1' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { owner_id: 'mgr-001' } },
+  { tool: 'delete_customer', args: { customer_id: 'C-2' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { owner_id: 'mgr-002' } },
+  { tool: 'bulk_update', args: { ids: ['C-1', 'C-2'] }, role: 'admin', agentAttributes: { mfa_verified_at: '2026-11-21T09:00:00Z' }, resourceAttributes: { env: 'staging' } },
+  { tool: 'view_customer', args: { customer_id: 'C-3' }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },
+  { tool: 'export_data', args: { format: 'csv' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { env: 'production' } },
+  { tool: 'drop_database', args: {}, role: 'admin', agentAttributes: {}, resourceAttributes: {} },
+]

@@ -1,0 +1,35 @@
+// `node bench/sdk-phases.js`: where an SDK decision's time goes on the CRM
+// rotation — the view walk alone, the fast path on views made beforehand, and
+// the whole evaluateSync — median ns per decision, interleaved rounds.
+
+import { readFileSync } from 'node:fs'
+import { compareMedians, printTable } from './measure.js'
+
+const root = new URL('../', import.meta.url)
+const { compile, Perso } = await import(new URL('dist/src/index.js', root).href)
+const { readRequest } = await import(new URL('dist/src/sdk/request.js', root).href)
+const { SDK_REQUESTS: REQUESTS } = await import('./scenarios.js')
+
+const compiled = await compile(readFileSync(new URL('fixtures/crm.json', root)), { filename: 'fixtures/crm.json' })
+const sdk = await Perso.load(compiled.wasm)
+const views = REQUESTS.map((r) => readRequest(r, r.tool).view)
+const fast = sdk.fast
+
+function cycling(fn) {
+  let i = 0
+  return () => {
+    const k = i
+    i = i === REQUESTS.length - 1 ? 0 : i + 1
+    return fn(k)
+  }
+}
+
+const medians = compareMedians(
+  {
+    'evaluateSync (whole)': cycling((k) => sdk.evaluateSync(REQUESTS[k])),
+    'view walk (readRequest)': cycling((k) => readRequest(REQUESTS[k], REQUESTS[k].tool)),
+    'fast path on a view': cycling((k) => fast.decide(views[k])),
+  },
+  { rounds: Number(process.env.BENCH_ROUNDS ?? 15), batch: Number(process.env.BENCH_BATCH ?? 4000), warmup: 3 },
+)
+printTable(['phase', 'ns/decision'], Object.entries(medians).map(([name, ns]) => [name, ns.toFixed(1)]))

@@ -157,6 +157,70 @@ describe('the reproducers of issue 12', async () => {
   })
 })
 
+describe('the warm fast path keeps only what the entry reads, and checks everything', async () => {
+  const wasm = (await compile(crm)).wasm!
+
+  it('after a warm-up call, every getter is read once, read or not by the entry, and the first read decides', async () => {
+    const sdk = await Perso.load(wasm)
+    expect(sdk.evaluateSync({ tool: 'process_refund', role: 'agent', args: { amount: 1 } }).decision).toBe('Allow')
+    const reads = { amount: 0, note: 0, user: 0 }
+    const args = {
+      get amount(): number {
+        return ++reads.amount === 1 ? 100 : 9000
+      },
+      get note(): string {
+        reads.note++
+        return 'a note'
+      },
+    }
+    const agentAttributes = {
+      get user_id(): string {
+        reads.user++
+        return 'agt-1'
+      },
+    }
+    expect(sdk.evaluateSync({ tool: 'process_refund', role: 'agent', args, agentAttributes }).decision).toBe('Allow')
+    expect(reads).toEqual({ amount: 1, note: 1, user: 1 })
+  })
+
+  it('a member the entry does not read still makes the request unreadable, warm or not', async () => {
+    const sdk = await Perso.load(wasm)
+    for (let i = 0; i < 3; i++) {
+      // Warm (from the second pass on): the pair's plan is confirmed, and its walk keeps only `amount`.
+      expect(sdk.evaluateSync({ tool: 'process_refund', role: 'agent', args: { amount: 1 } }).decision).toBe('Allow')
+      expect(sdk.evaluateSync({ tool: 'process_refund', role: 'agent', args: { amount: 1, note: { deep: [1, 2n] } } })).toEqual({
+        decision: 'Deny',
+        reason: 'request: args.note.deep[1] is a BigInt',
+      })
+      expect(sdk.evaluateSync({ tool: 'process_refund', role: 'agent', args: { amount: 1 }, resourceAttributes: { region: 'x\uD800' } })).toEqual({
+        decision: 'Deny',
+        reason: 'request: resourceAttributes.region is a string with a lone surrogate',
+      })
+    }
+  })
+
+  it('an object the entry reads is kept whole, as the text path sends it', async () => {
+    const policy = JSON.stringify({
+      version: 'v', default_action: 'Deny', tools: ['t'], roles: ['r'],
+      rules: [{ tool_name: 't', roles: ['r'], condition: { FieldEquals: { source_a: 'Arguments', field_a: 'a', source_b: 'ResourceAttributes', field_b: 'b' } } }],
+    })
+    const artifact = (await compile(policy)).wasm!
+    const fast = await Perso.load(artifact)
+    const text = await Perso.load(artifact, { fastPath: false })
+    const requests = [
+      { a: { x: [1, { y: 'z' }] }, b: { x: [1, { y: 'z' }] } },
+      { a: { x: [1, { y: 'z' }] }, b: { x: [1, { y: 'w' }] } },
+      { a: { __proto__: 1, x: 2 }, b: JSON.parse('{"__proto__":1,"x":2}') },
+    ]
+    for (let pass = 0; pass < 2; pass++) {
+      for (const { a, b } of requests) {
+        const request = { tool: 't', role: 'r', args: { a }, resourceAttributes: { b } }
+        expect(fast.evaluateSync(request)).toEqual(text.evaluateSync(request))
+      }
+    }
+  })
+})
+
 /** A host request with hostile shapes spliced into its objects: what the JSON view keeps is decided, nothing else. */
 type Shape = 'non-enumerable' | 'getter' | 'symbol' | 'inherited' | 'toJSON' | 'plain'
 const SHAPES: Shape[] = ['non-enumerable', 'getter', 'symbol', 'inherited', 'toJSON', 'plain']

@@ -9,7 +9,7 @@
 
 import { type ArtifactExports, KnownText, MemoryViews } from '../host/abi.js'
 import { KeptAnswer, Source, ValueRecord, ValuesTable } from '../layout.js'
-import type { Decision, RequestView } from './request.js'
+import { type Capture, type Captures, type Decision, type EvaluateRequest, type JsonView, readRequest, type RequestView } from './request.js'
 import { utf8, writeValue } from './writer.js'
 
 /** The exports the fast path calls: the ABI's, and the values export of artifacts that have it. */
@@ -36,8 +36,12 @@ interface Refusal {
  * valid for buffer `placed`), so that a call only writes its values — and the
  * last answers seen for it, recognised by their bytes.
  */
-class Plan {
+class Plan implements Capture {
   reads: Read[] = []
+  /** The values of the reads for the call being made (the request walk's capture). */
+  values: (JsonView | undefined)[] = []
+  /** True once the artifact took the plan's claims: a request's walk then keeps just the values they read. */
+  confirmed = false
   answers: KnownText<Decision>[] = []
   /** The entry's Allow answer as the artifact keeps it (layout.ts `KeptAnswer`): its address, and what it says. */
   keptAnswer: { at: number; decision: Decision } | undefined
@@ -59,6 +63,8 @@ class Plan {
   /** The reads the plan claims from now on; it is written again where it is next used, and its answers are forgotten. */
   claim(reads: Read[]): void {
     this.reads = reads
+    this.values = new Array<JsonView | undefined>(reads.length).fill(undefined)
+    this.confirmed = false
     const names = reads.reduce((n, r) => n + r.nameBytes.length, 0)
     this.size = (ValuesTable.Records + reads.length * ValueRecord.Size + this.tool.length + this.role.length + names + 3) & ~3
     this.placed = 0
@@ -97,6 +103,16 @@ export function hasValuesExport(exports: ArtifactExports): exports is ValuesExpo
   return typeof (exports as Partial<ValuesExports>).evaluate_values === 'function'
 }
 
+/** The values of the plan's reads in a request's view (undefined: absent). */
+function valuesIn(plan: Plan, view: RequestView): (JsonView | undefined)[] {
+  return plan.reads.map((read) => {
+    const source = read.source === Source.Arguments ? view.args : read.source === Source.AgentAttributes ? view.agentAttributes : view.resourceAttributes
+    // Not an object (array, scalar, null, absent): every field is absent, as the artifact reads it.
+    // The view's own members only: what a polluted prototype lists is not in it.
+    return typeof source === 'object' && source !== null && !Array.isArray(source) && Object.hasOwn(source, read.name) ? source[read.name] : undefined
+  })
+}
+
 /** The reads a refusal names, when it is one whose reads are well formed. */
 function readsOf(refusal: Refusal): Read[] | undefined {
   const reads = refusal.reads
@@ -105,7 +121,7 @@ function readsOf(refusal: Refusal): Read[] | undefined {
   return ok ? reads.map(([source, name]) => ({ source, name, nameBytes: utf8(name) })) : undefined
 }
 
-export class FastPath {
+export class FastPath implements Captures {
   /** Plans as the artifact taught them, by tool and role. */
   private readonly plans = new Map<string, Map<string, Plan>>()
   private planCount = 0
@@ -129,24 +145,42 @@ export class FastPath {
     this.views = new MemoryViews(exports.memory)
   }
 
+  /**
+   * The artifact's decision on a request, read in one walk. For a (tool, role)
+   * whose claims the artifact took before, the walk keeps the values of just
+   * the fields they read; else it reads the whole view, and the artifact
+   * teaches the plan.
+   */
+  decideRequest(request: EvaluateRequest, tool: string): Decision {
+    const { view, refused, capture } = readRequest(request, tool, this)
+    if (refused !== undefined) return { decision: 'Deny', reason: refused.reason }
+    if (capture === undefined) return this.decide(view)
+    // The capture is the plan (captureFor).
+    const plan = capture as Plan
+    const answer = this.ask(plan, plan.values)
+    if (!('error' in answer)) return answer
+    // An error: the whole request's texts decide, from a walk of its own (the capture holds no whole view).
+    return this.textPath(readRequest(request, tool).view)
+  }
+
   /** The artifact's decision on a request's view. */
   decide(view: RequestView): Decision {
-    const chosen = this.plans.get(view.tool)?.get(view.role) ?? this.newPlan(view.tool, view.role)
-    const first = this.ask(chosen, view)
+    const chosen = this.planFor(view.tool, view.role)
+    const first = this.ask(chosen, valuesIn(chosen, view))
     if (!('error' in first)) return first
     // The plan claims other reads than the entry's (a new pair's claims none): the artifact names them.
     const reads = readsOf(first)
     if (reads === undefined) return this.textPath(view)
     chosen.claim(reads)
-    const second = this.ask(chosen, view)
+    const second = this.ask(chosen, valuesIn(chosen, view))
     // Refused again, or an error: the whole request's texts decide.
     return 'error' in second ? this.textPath(view) : second
   }
 
-  /** One `evaluate_values` call with the plan's claims and the view's values: the decision, or the artifact's error. */
-  private ask(plan: Plan, view: RequestView): Decision | Refusal {
+  /** One `evaluate_values` call with the plan's claims and the values of its reads: the decision, or the artifact's error. */
+  private ask(plan: Plan, values: (JsonView | undefined)[]): Decision | Refusal {
     let table: number
-    while ((table = this.write(plan, view)) === -1) {
+    while ((table = this.write(plan, values)) === -1) {
       if (!this.reserve(this.room * 2)) return noRoom()
     }
     const toolPtr = table + ValuesTable.Records + plan.reads.length * ValueRecord.Size
@@ -158,7 +192,19 @@ export class FastPath {
     const answer = this.read(plan, resp + 4, length)
     if (resp % KeptAnswer.Modulus !== KeptAnswer.Remainder) this.exports.dealloc(resp, 4 + length)
     else if (!('error' in answer)) plan.keptAnswer = { at: resp, decision: { decision: answer.decision, reason: answer.reason } }
+    if (!('error' in answer)) plan.confirmed = true
     return answer
+  }
+
+  /** The plan for (tool, role) as the walk's capture, once the artifact has taken its claims. */
+  captureFor(tool: string, role: string): Plan | undefined {
+    const plan = this.planFor(tool, role)
+    return plan.confirmed ? plan : undefined
+  }
+
+  /** The plan for (tool, role): the one the artifact taught, or a new one. */
+  private planFor(tool: string, role: string): Plan {
+    return this.plans.get(tool)?.get(role) ?? this.newPlan(tool, role)
   }
 
   /** A plan for a pair the artifact has not been asked about: it claims no reads, and is kept unless its names are long. */
@@ -181,7 +227,7 @@ export class FastPath {
    * buffer already (a plan is placed once, while the plans' part has room);
    * the plan's table address, or -1 when the buffer is too small.
    */
-  private write(plan: Plan, view: RequestView): number {
+  private write(plan: Plan, values: (JsonView | undefined)[]): number {
     if (this.room === 0) return -1
     const plansLimit = this.ptr + (this.room >> PLANS_SHARE_BITS)
     if (plan.kept && plan.placed !== this.buffer && this.plansEnd + plan.size <= plansLimit) {
@@ -204,13 +250,10 @@ export class FastPath {
     const words = this.views.words
     const reads = plan.reads
     for (let r = 0; r < reads.length; r++) {
-      const read = reads[r]!
-      const source = read.source === Source.Arguments ? view.args : read.source === Source.AgentAttributes ? view.agentAttributes : view.resourceAttributes
+      const value = values[r]
       const start = p
-      // Not an object (array, scalar, null, absent): every field is absent, as the artifact reads it.
-      // The view's own members only: what a polluted prototype lists is not in it.
-      if (typeof source === 'object' && source !== null && !Array.isArray(source) && Object.hasOwn(source, read.name)) {
-        p = writeValue(bytes, p, end, source[read.name]!)
+      if (value !== undefined) {
+        p = writeValue(bytes, p, end, value)
         if (p === -1) return -1
       }
       const record = (table + ValuesTable.Records + r * ValueRecord.Size) >> 2

@@ -87,6 +87,14 @@ export class Perso {
   evaluateSync(request: EvaluateRequest): Decision {
     const { tool, traceId } = requestShape(request)
     if (this.closed) throw new Error('perso: evaluate() after close()')
+    // Without an audit event to make, no whole view is needed: the fast path's walk keeps what the entry reads.
+    if (this.fast !== undefined && this.auditor === undefined) {
+      try {
+        return this.fast.decideRequest(request, tool)
+      } catch (e) {
+        return trapped(e)
+      }
+    }
     const { view, refused } = readRequest(request, tool)
     const decision: Decision = refused !== undefined ? { decision: 'Deny', reason: refused.reason } : this.decide(view)
     this.auditor?.record(view, traceId, decision, refused?.part)
@@ -109,8 +117,12 @@ export class Perso {
     try {
       return this.fast !== undefined ? this.fast.decide(view) : textDecision(this.artifact, view)
     } catch (e) {
-      // The module trapped (alloc, when memory cannot grow): still no throw, still no Allow.
-      return { decision: 'Deny', reason: `perso: the artifact failed: ${e instanceof Error ? e.message : String(e)}` }
+      return trapped(e)
     }
   }
+}
+
+/** The module trapped (alloc, when memory cannot grow): still no throw, still no Allow. */
+function trapped(e: unknown): Decision {
+  return { decision: 'Deny', reason: `perso: the artifact failed: ${e instanceof Error ? e.message : String(e)}` }
 }

@@ -26,7 +26,7 @@ export const EXIT = {
 export const EXIT_CODES_HELP = `
 Exit codes:
   0   ok (warnings allowed)
-  1   deny (perso eval decided Deny)
+  1   deny (perso eval decided Deny); perso diff --fail-on found the change
   2   invalid policy, input or artifact; a file that cannot be read or written
   3   tests failed
   64  usage error

@@ -78,6 +78,16 @@ describe('ten hand-made pairs with known answers', () => {
     }
   })
 
+  it('the README and docs/cli.md show what perso diff prints', async () => {
+    for (const doc of ['README.md', 'docs/cli.md']) {
+      const text = readFileSync(join(root, doc), 'utf8')
+      const block = /```\n\$ perso diff (\S+) (\S+)\n([^]*?)```/.exec(text)
+      expect(block, doc).not.toBeNull()
+      const [, before, after, shown] = block!
+      expect((await runCli(['diff', before!, after!])).stdout, doc).toBe(shown)
+    }
+  })
+
   it('reads one policy from stdin, and refuses two; an invalid policy is a located error (exit 2)', async () => {
     const old = readFileSync(join(FIXTURES, '07-lte-to-lt', 'old.json'))
     const stdin = { io: { readStdin: async () => old } }

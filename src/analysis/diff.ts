@@ -6,8 +6,8 @@
 
 import type { Program } from '../compiler/ir.js'
 import { label } from '../compiler/texts.js'
-import { type Decision, type PairRule, decide, noEntry, pairKey, pairRules } from './decisions.js'
-import { type FieldValue, type Json, MISSING, fieldKey, forEachAssignment, spaceOf } from './space.js'
+import { type Decision, type PairRule, decide, noEntry, pairKey, pairRules } from '../compiler/decisions.js'
+import { type FieldValue, type Json, MISSING, fieldKey, forEachAssignment, spaceOf } from '../compiler/space.js'
 
 export type Verdict = 'same' | 'more permissive' | 'less permissive' | 'both ways' | 'unknown'
 

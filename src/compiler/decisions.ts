@@ -5,7 +5,7 @@
 // null, equal = both present and the same JSON value. The artifact stays the
 // authority: every answer printed from this is checked against it.
 
-import type { Condition, Entry, Node, Program, Read } from '../compiler/ir.js'
+import type { Condition, Entry, Node, Program, Read } from './ir.js'
 import { type FieldValue, type Json, MISSING, fieldKey } from './space.js'
 
 export type Decision = 'Allow' | 'Deny'

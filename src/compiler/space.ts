@@ -8,7 +8,7 @@
 // realise every pattern of equalities. Enumerating those representatives
 // decides exactly, with no solver.
 
-import type { Node, Read } from '../compiler/ir.js'
+import type { Node, Read } from './ir.js'
 
 /** A JSON value of a request's field, or MISSING. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }

@@ -51,12 +51,12 @@ describe('each warning where it applies', () => {
     expect(check(JSON.stringify(policy)).table?.get('reed', 'agent')).toBe(0)
   })
 
-  it('W106 a later rule replaces an earlier one: names both rules, their places and the pairs', () => {
-    const policy = { ...base, rules: [{ tool_name: '*', roles: ['agent', 'admin'] }, { tool_name: 'write', roles: ['admin'] }] }
+  it('W106 a later rule replaces an earlier one where a decision changes: names both rules, their places and the pairs', () => {
+    const policy = { ...base, rules: [{ tool_name: '*', roles: ['agent', 'admin'] }, { tool_name: 'write', roles: ['admin'], condition: { FieldPresent: { source: 'Arguments', field: 'ok' } } }] }
     const [d, ...rest] = diagnose(policy)
     expect(rest).toEqual([])
     expect(d).toMatchObject({ code: 'W106', at: '"write"', related: ['"*"'] })
-    expect(d!.message).toBe('rules[1] replaces rules[0] for `write` for `admin`')
+    expect(d!.message).toBe('rules[1] replaces rules[0] for `write` for `admin`: its requests now need FieldPresent(Arguments.ok) (less permissive)')
   })
 
   it('W107 a rule with an empty roles list', () => {

@@ -1,9 +1,10 @@
 // The only place the compiler's phases are wired together:
-// parse → validate → expand → lower (check), then → codegen → emit (compile).
+// parse → validate → expand → semantics → lower (check), then → codegen → emit (compile).
 
 import type { Diagnostic } from './diagnostics.js'
 import { hasErrors } from './diagnostics.js'
 import { expand, type Table } from './expand.js'
+import { semanticWarnings } from './semantics.js'
 import type { Program } from './ir.js'
 import { lower } from './lower.js'
 import { parse } from './parse.js'
@@ -56,7 +57,7 @@ export function check(source: string | Uint8Array, options: CompileOptions = {})
   if (validated.policy === undefined || hasErrors(validated.diagnostics)) return finish({})
   const policy = validated.policy
   const expanded = expand(policy, parsed.locate)
-  diagnostics.push(...expanded.diagnostics)
+  diagnostics.push(...expanded.diagnostics, ...semanticWarnings(policy, expanded.replacements, parsed.locate))
   const program = lower(policy, expanded.table, sha256Hex(bytes), sha256Hex(canonicalText(parsed.tree, bytes)))
   return finish({ policy, table: expanded.table, program })
 }

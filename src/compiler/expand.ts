@@ -1,7 +1,7 @@
 // expand: turns the rules into the flat (tool, role) → rule table of spec §2,
 // and warns where the result is probably not what the author meant.
 
-import type { Diagnostic, Locate, Related } from './diagnostics.js'
+import type { Diagnostic, Locate } from './diagnostics.js'
 import type { Policy } from './policy.js'
 import { closest } from './suggest.js'
 
@@ -124,13 +124,9 @@ function distinct(names: readonly string[], key: 'tools' | 'roles', locate: Loca
 
 const PAIRS_SHOWN = 4
 
-function pairList(pairs: readonly string[]): string {
-  const shown = pairs.slice(0, PAIRS_SHOWN).join(', ')
-  return pairs.length > PAIRS_SHOWN ? `${shown} and ${pairs.length - PAIRS_SHOWN} more` : shown
-}
-
-export function expand(policy: Policy, locate: Locate): { table: Table; diagnostics: Diagnostic[] } {
+export function expand(policy: Policy, locate: Locate): { table: Table; diagnostics: Diagnostic[]; replacements: Replacement[] } {
   const diagnostics: Diagnostic[] = []
+  const replacements: Replacement[] = []
   const tools = distinct(policy.tools, 'tools', locate, diagnostics)
   const roles = distinct(policy.roles, 'roles', locate, diagnostics)
   const declaredTools = new Set(tools)
@@ -191,17 +187,21 @@ export function expand(policy: Policy, locate: Locate): { table: Table; diagnost
         }
       }
     })
-    for (const [previous, pairs] of replaced) {
-      const related: Related[] = [{ message: `rules[${previous}] is here`, span: locate(['rules', previous, 'tool_name']) }]
-      diagnostics.push({
-        code: 'W106',
-        severity: 'warning',
-        message: `rules[${r}] replaces rules[${previous}] for ${pairList(pairs)}`,
-        span: toolSpan,
-        help: 'a later rule replaces an earlier one for the same (tool, role); merge them or remove the earlier one',
-        related,
-      })
-    }
+    for (const [previous, pairs] of replaced) replacements.push({ rule: r, previous, pairs })
   })
-  return { table, diagnostics }
+  return { table, diagnostics, replacements }
+}
+
+/** A later rule that replaces an earlier one for some pairs; whether that changes a decision is semantics.ts's to say (W106). */
+export interface Replacement {
+  rule: number
+  previous: number
+  /** The pairs, as `` `tool` for `role` ``. */
+  pairs: string[]
+}
+
+/** `a, b, c, d and 3 more`. */
+export function pairList(pairs: readonly string[]): string {
+  const shown = pairs.slice(0, PAIRS_SHOWN).join(', ')
+  return pairs.length > PAIRS_SHOWN ? `${shown} and ${pairs.length - PAIRS_SHOWN} more` : shown
 }

@@ -3,7 +3,8 @@
 
 import type { Command } from 'commander'
 import { Chalk } from 'chalk'
-import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UserError, claimStdin, plural, readInput, wantsColor } from './io.js'
+import type { Program } from '../compiler/ir.js'
+import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UsageError, UserError, claimStdin, plural, readInput, wantsColor } from './io.js'
 import type { VerbContext } from './main.js'
 import { type Format, diagnosticsJson, formatOption, hasError, reportDiagnostics } from './report.js'
 
@@ -15,6 +16,7 @@ interface EvalOptions {
   resource: string
   format: Format
   strict?: boolean
+  explain?: boolean
 }
 
 const HELP = `
@@ -35,11 +37,18 @@ export function define(command: Command, { io, exit, json }: VerbContext): void 
     .option('--resource <json>', 'resource_attrs as JSON text, @file, or @- for stdin', '{}')
     .addOption(formatOption('how to print the decision'))
     .option('--strict', 'when compiling a policy, treat warnings as errors')
+    .option('--explain', 'with a policy .json: which rule decided, each condition with the value it read and whether it held')
     .addHelpText('after', `${HELP}${EXIT_CODES_HELP}`)
     .action(async (file: string, options: EvalOptions) => {
       if (options.format === 'json') json()
       exit(await runEval(io, file, options))
     })
+}
+
+/** `perso explain`: `perso eval --explain`. */
+export function defineExplain(command: Command, context: VerbContext): void {
+  define(command, context)
+  command.setOptionValueWithSource('explain', true, 'default')
 }
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]
@@ -54,17 +63,23 @@ interface Artifact {
   wasm?: Uint8Array
   /** The policy's diagnostics, as JSON, when it was compiled here and had some. */
   diagnostics?: unknown[]
+  /** The policy, when one was compiled here: what `--explain` explains from. */
+  policy?: { program: Program; source: Uint8Array; name: string }
 }
 
 async function artifactOf(io: Io, file: string, options: EvalOptions): Promise<Artifact> {
   const bytes = await readInput(io, file)
-  if (isWasm(bytes)) return { wasm: bytes }
+  if (isWasm(bytes)) {
+    if (options.explain === true) throw new UsageError('--explain needs the policy (.json) the artifact was compiled from, not the artifact')
+    return { wasm: bytes }
+  }
   const name = file === STDIN ? STDIN_NAME : file
   const { compile } = await import('../compiler/compile.js')
   const result = await compile(bytes, { filename: name, strict: options.strict === true })
+  const policy = result.program === undefined ? {} : { policy: { program: result.program, source: bytes, name } }
   if (options.format === 'human') {
     await reportDiagnostics(io, io.stderr, result.diagnostics, bytes, name, 'human')
-    return result.wasm === undefined ? {} : { wasm: result.wasm }
+    return result.wasm === undefined ? {} : { wasm: result.wasm, ...policy }
   }
   const diagnostics = await diagnosticsJson(result.diagnostics, bytes, name)
   if (hasError(result.diagnostics) || result.wasm === undefined) {
@@ -72,7 +87,7 @@ async function artifactOf(io: Io, file: string, options: EvalOptions): Promise<A
     io.stdout(JSON.stringify({ error: `the policy \`${name}\` has ${plural(errors, 'error')}`, diagnostics }, null, 2) + '\n')
     return {}
   }
-  return diagnostics.length > 0 ? { wasm: result.wasm, diagnostics } : { wasm: result.wasm }
+  return diagnostics.length > 0 ? { wasm: result.wasm, diagnostics, ...policy } : { wasm: result.wasm, ...policy }
 }
 
 export async function runEval(io: Io, file: string, options: EvalOptions): Promise<number> {
@@ -80,7 +95,7 @@ export async function runEval(io: Io, file: string, options: EvalOptions): Promi
     file === STDIN && '-',
     ...(['args', 'agent', 'resource'] as const).map((o) => options[o] === '@-' && `--${o} @-`),
   ])
-  const { wasm, diagnostics } = await artifactOf(io, file, options)
+  const { wasm, diagnostics, policy } = await artifactOf(io, file, options)
   if (wasm === undefined) return EXIT.invalid
   const { RawArtifact } = await import('../host/abi.js')
   let artifact
@@ -90,17 +105,39 @@ export async function runEval(io: Io, file: string, options: EvalOptions): Promi
     throw new UserError(`\`${file === STDIN ? STDIN_NAME : file}\` is not a usable perso artifact: ${e instanceof Error ? e.message : String(e)}`)
   }
   const context = `{"role":${JSON.stringify(options.role)},"agent_attrs":${await jsonText(io, options.agent)},"resource_attrs":${await jsonText(io, options.resource)}}`
-  const text = artifact.evaluateStrings(options.tool, await jsonText(io, options.args), context)
+  const args = await jsonText(io, options.args)
+  const text = artifact.evaluateStrings(options.tool, args, context)
   const answer = JSON.parse(text) as { decision?: 'Allow' | 'Deny'; reason?: string; error?: string }
+  const explanation = options.explain === true && answer.error === undefined && policy !== undefined ? await explanationOf(policy, options.tool, args, context, answer.decision!) : undefined
 
   if (options.format === 'json') {
     // The artifact's own bytes, so a machine sees exactly what a host would.
-    io.stdout(`${diagnostics === undefined ? text : `${text.slice(0, -1)},"diagnostics":${JSON.stringify(diagnostics)}}`}\n`)
+    const extra = [...(diagnostics !== undefined ? [`"diagnostics":${JSON.stringify(diagnostics)}`] : []), ...(explanation !== undefined ? [`"explanation":${JSON.stringify(explanation.explanation)}`] : [])]
+    io.stdout(`${extra.length === 0 ? text : `${text.slice(0, -1)},${extra.join(',')}}`}\n`)
   } else {
     const chalk = new Chalk({ level: wantsColor(io) ? 1 : 0 })
     if (answer.error !== undefined) io.stdout(`${chalk.red('Error')}  ${answer.error}\n`)
     else io.stdout(`${answer.decision === 'Allow' ? chalk.green('Allow') : chalk.red('Deny')}  ${answer.reason}\n`)
+    if (explanation !== undefined) io.stdout(explanation.lines.map((l) => `${l}\n`).join(''))
   }
   if (answer.error !== undefined) return EXIT.invalid
   return answer.decision === 'Allow' ? EXIT.ok : EXIT.deny
+}
+
+/** The explanation of the request from the policy, checked against the artifact's decision (a disagreement is a bug in perso). */
+async function explanationOf(policy: NonNullable<Artifact['policy']>, tool: string, args: string, context: string, decision: 'Allow' | 'Deny') {
+  const { explain, explanationLines } = await import('../analysis/explain.js')
+  const { parse } = await import('../compiler/parse.js')
+  const { SourceMap } = await import('../compiler/render.js')
+  const encoder = new TextEncoder()
+  const explanation = explain(policy.program, tool, encoder.encode(args), encoder.encode(context))
+  if ('error' in explanation) throw new Error(`the artifact decided a request the explanation cannot read (${explanation.error})`)
+  if (explanation.decision !== decision) throw new Error(`the explanation decides ${explanation.decision} where the artifact decides ${decision}`)
+  const locate = parse(policy.source).locate
+  const map = new SourceMap(policy.source)
+  const where = (rule: number): string => {
+    const at = map.position(locate(['rules', rule]).start)
+    return `${policy.name}:${at.line}:${at.column}`
+  }
+  return { explanation, lines: explanationLines(explanation, where) }
 }

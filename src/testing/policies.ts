@@ -7,6 +7,7 @@
 import { resolve } from 'node:path'
 import type { CompileOptions, CompileResult } from '../compiler/compile.js'
 import type { Diagnostic } from '../compiler/diagnostics.js'
+import type { Program } from '../compiler/ir.js'
 import type { Metadata } from '../host/metadata.js'
 import type { Perso } from '../sdk/perso.js'
 import type { Io } from '../cli/io.js'
@@ -36,6 +37,8 @@ export interface PolicyUnderTest {
    * printed there).
    */
   warnings?: { diagnostics: Diagnostic[]; source: Uint8Array }
+  /** The compiled policy, when it was compiled from its source: what explains a failing case. */
+  program?: Program
   /** Why it could not be loaded: one line, plus the policy's own diagnostics when it has errors. */
   failure?: { code: string; message: string; diagnostics?: Diagnostic[]; source?: Uint8Array }
 }
@@ -115,7 +118,9 @@ async function fromArtifact(path: string, wasm: Uint8Array, built?: CompileResul
   } catch (e) {
     return unusable(e)
   }
-  return { path, perso, metadata, rules: built ? await rulesFromSource(path, built) : rulesFromMetadata(metadata) }
+  const loaded: PolicyUnderTest = { path, perso, metadata, rules: built ? await rulesFromSource(path, built) : rulesFromMetadata(metadata) }
+  if (built?.program !== undefined) loaded.program = built.program
+  return loaded
 }
 
 /** Rule names from the policy itself: its `tool_name`, roles, position and condition label. */

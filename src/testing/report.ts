@@ -42,6 +42,7 @@ export function human(report: Report, color: boolean): string {
         continue
       }
       out.push(`  ${paint.red('✗')} ${paint.bold(c.name)}`, `      ${c.failure}`, `      reason: ${c.reason}`)
+      for (const line of c.explanation ?? []) out.push(`      ${line}`)
     }
     out.push('')
   }

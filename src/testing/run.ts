@@ -5,6 +5,7 @@
 
 import { readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { explain, explanationLines } from '../analysis/explain.js'
 import { type Diagnostic, hasErrors } from '../compiler/diagnostics.js'
 import type { Io } from '../cli/io.js'
 import type { PolicyCache, PolicyUnderTest } from './policies.js'
@@ -21,6 +22,8 @@ export interface CaseResult {
   passed: boolean
   /** Why it failed: `expected Deny, got Allow` or what the reason should have matched. */
   failure?: string
+  /** For a failing case of a policy compiled from its source: which rule decided, and each condition with the value it read. */
+  explanation?: string[]
 }
 
 export interface SuiteResult {
@@ -218,7 +221,27 @@ function runCase(c: Case, seen: Exercised): CaseResult {
     outcome.failure = `expected ${c.expect} with a reason ${wanted}, got ${decision}`
   }
   outcome.passed = outcome.failure === undefined
+  if (!outcome.passed && !inputError) {
+    const lines = explanationOf(c, decision, seen.policy)
+    if (lines !== undefined) outcome.explanation = lines
+  }
   return outcome
+}
+
+const encoder = new TextEncoder()
+
+/**
+ * The explanation of a case from the policy's source (analysis/explain.ts),
+ * when it decides as the artifact did; undefined otherwise (an artifact
+ * without its source, or a disagreement, which the artifact's answer outranks).
+ */
+function explanationOf(c: Case, decision: Decision, policy: PolicyUnderTest): string[] | undefined {
+  if (policy.program === undefined) return undefined
+  const text = (value: unknown): string => (value === undefined ? '{}' : JSON.stringify(value))
+  const context = `{"role":${JSON.stringify(c.role)},"agent_attrs":${text(c.agentAttributes)},"resource_attrs":${text(c.resourceAttributes)}}`
+  const e = explain(policy.program, c.tool, encoder.encode(text(c.args)), encoder.encode(context))
+  if ('error' in e || e.decision !== decision) return undefined
+  return explanationLines(e, (rule) => policy.rules[rule]?.where ?? `rules[${rule}]`)
 }
 
 /** Every decision's reason names the case's tool and role first (spec §4); an error's names the input it could not read. */

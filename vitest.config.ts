@@ -5,11 +5,23 @@
 // on 2 cores); tests that change global state (a polluted Object.prototype)
 // restore it in `finally`. Files that mock a module (vi.mock) need a module
 // registry of their own, so they run isolated.
+// The CLI imports the SDK as its package (`@perso/sdk`, `@perso/sdk/internal/*`);
+// tests load it from source, so that both reach the one copy of each module.
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
+
+const sdk = (file: string): string => fileURLToPath(new URL(`packages/sdk/src/${file}`, import.meta.url))
 
 const MOCKING = ['test/cli.check.test.ts', 'test/perso-test.test.ts']
 
 export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@perso\/sdk\/internal\/(.*)$/, replacement: sdk('$1.ts') },
+      { find: /^@perso\/sdk\/browser$/, replacement: sdk('browser.ts') },
+      { find: /^@perso\/sdk$/, replacement: sdk('index.ts') },
+    ],
+  },
   test: {
     setupFiles: ['test/setup.ts'],
     projects: [

@@ -8,7 +8,7 @@ import { CRM_SCENARIOS } from './scenarios.js'
 
 const root = new URL('..', import.meta.url)
 const { compile } = await import(new URL('dist/src/compiler/compile.js', root))
-const { RawArtifact } = await import(new URL('dist/src/host/abi.js', root))
+const { RawArtifact } = await import(new URL('packages/sdk/dist/esm/abi.js', root))
 
 /** The JSON text of the response at `resp`. */
 function readResponse(exports, resp) {

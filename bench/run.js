@@ -12,7 +12,7 @@ import { SDK_REQUESTS as REQUESTS } from './scenarios.js'
 
 const root = new URL('../', import.meta.url)
 const { compile, Perso } = await import(new URL('dist/src/index.js', root).href)
-const { RawArtifact } = await import(new URL('dist/src/host/abi.js', root).href)
+const { RawArtifact } = await import(new URL('packages/sdk/dist/esm/abi.js', root).href)
 
 /** The context object of each request as the raw ABI reads it, built once (not part of any timing). */
 const CONTEXTS = REQUESTS.map((r) => ({ role: r.role, agent_attrs: r.agentAttributes, resource_attrs: r.resourceAttributes }))

@@ -14,7 +14,7 @@ import { generatePolicy, prng } from '../scripts/gen-policy.js'
 
 const root = new URL('..', import.meta.url)
 const { compile, check } = await import(new URL('dist/src/compiler/compile.js', root).href)
-const { RawArtifact } = await import(new URL('dist/src/host/abi.js', root).href)
+const { RawArtifact } = await import(new URL('packages/sdk/dist/esm/abi.js', root).href)
 
 const argv = process.argv.slice(2)
 const flag = (name, fallback) => {

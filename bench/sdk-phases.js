@@ -8,7 +8,7 @@ import { compareMedians, printTable } from './measure.js'
 
 const root = new URL('../', import.meta.url)
 const { compile, Perso } = await import(new URL('dist/src/index.js', root).href)
-const { readRequest } = await import(new URL('dist/src/sdk/request.js', root).href)
+const { readRequest } = await import(new URL('packages/sdk/dist/esm/request.js', root).href)
 const { SDK_REQUESTS: REQUESTS } = await import('./scenarios.js')
 
 const compiled = await compile(readFileSync(new URL('fixtures/crm.json', root)), { filename: 'fixtures/crm.json' })

@@ -41,7 +41,7 @@ function transpiled() {
     ...readdirSync(join(rootPath, 'test/fuzz')).map((f) => `test/fuzz/${f}`),
     ...['reference', 'ref-json', 'canonical', 'json-text', 'arbitraries', 'host', 'patterns'].map((f) => `test/support/${f}.ts`),
     // The support code reads the limits (the buffer budget) from the one table of them.
-    'src/layout.ts',
+    'packages/sdk/src/layout.ts',
   ]
   for (const file of files) {
     const source = readFileSync(join(rootPath, file), 'utf8')

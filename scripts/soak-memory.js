@@ -25,7 +25,7 @@ if (!patterns.every((p) => PATTERNS.includes(p)) || !(calls > 0)) {
   process.exit(2)
 }
 
-const { Limit } = await import('../dist/src/layout.js')
+const { Limit } = await import('../packages/sdk/dist/esm/layout.js')
 async function crmArtifact() {
   const { compile } = await import('../dist/src/compiler/compile.js')
   return (await compile(readFileSync(new URL('../fixtures/crm.json', import.meta.url)))).wasm

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
-import { RawArtifact } from '../src/host/abi.js'
-import { type Metadata, readMetadata } from '../src/host/metadata.js'
+import { RawArtifact } from '../packages/sdk/src/abi.js'
+import { type Metadata, readMetadata } from '../packages/sdk/src/metadata.js'
 import { moduleWithSection } from './support/wasm-sections.js'
 
 

@@ -1,4 +1,4 @@
-// The SDK in a real browser: headless Chromium loads the browser entry (src/browser.ts,
+// The SDK in a real browser: headless Chromium loads the browser entry (packages/sdk/src/browser.ts,
 // transpiled file by file as it asks for them, so a Node-only import fails to load)
 // and an artifact over HTTP from 127.0.0.1, and decides like the SDK in Node; and
 // path (e) of test/paths.test.ts: the spec corpus's requests, on both SDK paths,
@@ -13,12 +13,12 @@ import { join, normalize, resolve } from 'node:path'
 import ts from 'typescript'
 import type { BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Decision, EvaluateRequest } from '../src/sdk/request.js'
+import type { Decision, EvaluateRequest } from '../packages/sdk/src/request.js'
 import { decidedOf, inputs, missesWant, readSpec, requestOf, SKIPS, specFiles } from './support/spec-corpus.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
-const SRC = resolve('src')
+const SRC = resolve('packages/sdk/src')
 
 if (!existsSync(CHROMIUM)) {
   console.warn(`\n*** browser test SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium) ***\n`)
@@ -109,7 +109,7 @@ async function resultOf<T>(browser: BrowserContext, page: string): Promise<T & {
 
 /** The spec corpus as path (e) asks it: per file, its artifact, the requests an SDK user can send, and (a)'s answers in Node. */
 async function corpus(): Promise<{ file: string; wasm: Uint8Array; cases: number[]; requests: EvaluateRequest[]; answers: string[]; skipped: string[] }[]> {
-  const [{ compile }, { RawArtifact }] = await Promise.all([import('../src/compiler/compile.js'), import('../src/host/abi.js')])
+  const [{ compile }, { RawArtifact }] = await Promise.all([import('../src/compiler/compile.js'), import('../packages/sdk/src/abi.js')])
   return Promise.all(specFiles.map(async (file) => {
     const spec = readSpec(file)
     const wasm = (await compile(JSON.stringify(spec.policy), { filename: file })).wasm!

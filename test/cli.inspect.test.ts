@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
-import { type Metadata, expandSection, metadataSection } from '../src/host/metadata.js'
+import { type Metadata, expandSection, metadataSection } from '../packages/sdk/src/metadata.js'
 import { type Run, STACK_FRAME, root, runCli } from './support/cli.js'
 import { withPersoSection } from './support/wasm-sections.js'
 

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { check } from '../src/compiler/compile.js'
 import { codegen } from '../src/compiler/codegen.js'
 import type { Program } from '../src/compiler/ir.js'
-import { CompositeNode, Condition, Entry, Header, InNode, NotNode, NumericNode, Read, Slot, TextRef } from '../src/layout.js'
+import { CompositeNode, Condition, Entry, Header, InNode, NotNode, NumericNode, Read, Slot, TextRef } from '../packages/sdk/src/layout.js'
 import { linkInMemory, type Host } from './support/host.js'
 import { tempDir } from './support/temp.js'
 

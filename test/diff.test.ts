@@ -14,7 +14,7 @@ import { confirm, diffPrograms, type PairDiff, witnessTexts } from '../src/analy
 import { type FieldValue, MISSING, forEachAssignment, spaceOf } from '../src/compiler/space.js'
 import { check, compile } from '../src/compiler/compile.js'
 import type { Condition, Policy } from '../src/compiler/policy.js'
-import { RawArtifact } from '../src/host/abi.js'
+import { RawArtifact } from '../packages/sdk/src/abi.js'
 import { policyArb, policySource, requestArb } from './support/arbitraries.js'
 import { root, runCli } from './support/cli.js'
 import { prng } from './support/json-text.js'

@@ -85,7 +85,7 @@ const refused = (source: string, diagnostics: unknown): Error =>
 describe.skipIf(!existsSync(TEMPLATE))('differential: compiled artifact against the reference evaluator', () => {
   it(`agrees on ${POLICIES} random policies × up to ${REQUESTS_PER_POLICY} requests (compile → artifact)`, async () => {
     const { compile } = await import('../src/compiler/compile.js')
-    const { RawArtifact } = await import('../src/host/abi.js')
+    const { RawArtifact } = await import('../packages/sdk/src/abi.js')
     await agree(async (source, releaseInputs) => {
       const compiled = await compile(source)
       if (compiled.wasm === undefined) throw refused(source, compiled.diagnostics)

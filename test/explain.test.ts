@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { explain } from '../src/analysis/explain.js'
 import { check, compile } from '../src/compiler/compile.js'
-import { RawArtifact } from '../src/host/abi.js'
+import { RawArtifact } from '../packages/sdk/src/abi.js'
 import { policyArb, policySource, requestArb } from './support/arbitraries.js'
 import { runCli } from './support/cli.js'
 

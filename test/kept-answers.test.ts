@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
-import { KeptAnswer, Limit, Source, ValueRecord, ValuesTable } from '../src/layout.js'
+import { KeptAnswer, Limit, Source, ValueRecord, ValuesTable } from '../packages/sdk/src/layout.js'
 import { Perso } from '../src/index.js'
 import type { ValuesExports } from './support/values-host.js'
 

@@ -10,8 +10,8 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
-import type { ArtifactExports } from '../src/host/abi.js'
-import { BLOB_MAGIC, Header, Limit } from '../src/layout.js'
+import type { ArtifactExports } from '../packages/sdk/src/abi.js'
+import { BLOB_MAGIC, Header, Limit } from '../packages/sdk/src/layout.js'
 import { prng } from './support/json-text.js'
 
 const SEED = Number(process.env.PERSO_SEED ?? 20_261_204)

@@ -84,7 +84,7 @@ describe('perso test', () => {
   })
 
   it('decides every case through the SDK as a host does: Perso.load with the default options, evaluateSync', async () => {
-    const { Perso } = await import('../src/sdk/perso.js')
+    const { Perso } = await import('../packages/sdk/src/perso.js')
     const load = vi.spyOn(Perso, 'load')
     const decide = vi.spyOn(Perso.prototype, 'evaluateSync')
     const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n)

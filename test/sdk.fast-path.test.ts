@@ -7,8 +7,8 @@ import fc from 'fast-check'
 import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import type { Policy } from '../src/compiler/policy.js'
-import { type Metadata, readMetadata } from '../src/host/metadata.js'
-import { readRequest, type EvaluateRequest, type RequestView } from '../src/sdk/request.js'
+import { type Metadata, readMetadata } from '../packages/sdk/src/metadata.js'
+import { readRequest, type EvaluateRequest, type RequestView } from '../packages/sdk/src/request.js'
 import { policyArb, policySource, requestArb, type Request } from './support/arbitraries.js'
 import { withPersoSection } from './support/wasm-sections.js'
 
@@ -91,9 +91,9 @@ const casesArb = policyArb.chain((policy) =>
 describe.skipIf(!existsSync(TEMPLATE))('SDK fast path against its text path and the raw ABI', () => {
   it(`decides alike on ${POLICIES} random policies × up to 30 requests`, async () => {
     const { compile } = await import('../src/compiler/compile.js')
-    const { Perso } = await import('../src/sdk/perso.js')
-    const { RawArtifact } = await import('../src/host/abi.js')
-    const { decisionOf } = await import('../src/sdk/fast-path.js')
+    const { Perso } = await import('../packages/sdk/src/perso.js')
+    const { RawArtifact } = await import('../packages/sdk/src/abi.js')
+    const { decisionOf } = await import('../packages/sdk/src/fast-path.js')
     let compared = 0
     let refusedBySdk = 0
     await fc.assert(
@@ -184,9 +184,9 @@ const oddObjectArb = fc.oneof(
 describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on inherited and special field names', () => {
   it('decides like the text path and the raw ABI', async () => {
     const { compile } = await import('../src/compiler/compile.js')
-    const { Perso } = await import('../src/sdk/perso.js')
-    const { RawArtifact } = await import('../src/host/abi.js')
-    const { decisionOf } = await import('../src/sdk/fast-path.js')
+    const { Perso } = await import('../packages/sdk/src/perso.js')
+    const { RawArtifact } = await import('../packages/sdk/src/abi.js')
+    const { decisionOf } = await import('../packages/sdk/src/fast-path.js')
     const compiled = await compile(policySource(oddPolicy))
     const module = new WebAssembly.Module(compiled.wasm!)
     const fast = await Perso.load(module)
@@ -230,12 +230,12 @@ const twinPolicy: Policy = {
 describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on answers of equal length', () => {
   it('never hands one entry’s or one request’s answer to another', async () => {
     const { compile } = await import('../src/compiler/compile.js')
-    const { Perso } = await import('../src/sdk/perso.js')
+    const { Perso } = await import('../packages/sdk/src/perso.js')
     const module = new WebAssembly.Module((await compile(policySource(twinPolicy))).wasm!)
     const fast = await Perso.load(module)
     const text = await Perso.load(module, { fastPath: false })
     // The raw ABI host recognises repeated response texts too; a plain host decodes every one.
-    const { RawArtifact } = await import('../src/host/abi.js')
+    const { RawArtifact } = await import('../packages/sdk/src/abi.js')
     const { Host } = await import('./support/host.js')
     const raw = RawArtifact.loadSync(module)
     const plain = new Host(new WebAssembly.Instance(module, {}).exports as unknown as ConstructorParameters<typeof Host>[0])
@@ -265,7 +265,7 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
   async function fastPath(textPath: (view: RequestView) => { decision: 'Allow' | 'Deny'; reason: string }) {
     const { readFileSync } = await import('node:fs')
     const { compile } = await import('../src/compiler/compile.js')
-    const { FastPath, hasValuesExport } = await import('../src/sdk/fast-path.js')
+    const { FastPath, hasValuesExport } = await import('../packages/sdk/src/fast-path.js')
     const module = new WebAssembly.Module((await compile(readFileSync(crm))).wasm!)
     const exports = new WebAssembly.Instance(module, {}).exports as unknown as Parameters<typeof hasValuesExport>[0]
     if (!hasValuesExport(exports)) throw new Error('the artifact has no evaluate_values')
@@ -276,7 +276,7 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
   const viewOf = (request: EvaluateRequest): RequestView => readRequest(request, request.tool).view
 
   it('learns each entry’s reads from the artifact, never asks the text path, and answers the artifact’s bytes', async () => {
-    const { Perso } = await import('../src/sdk/perso.js')
+    const { Perso } = await import('../packages/sdk/src/perso.js')
     let asked = 0
     const { fast, module } = await fastPath(() => {
       asked++
@@ -288,8 +288,8 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
   })
 
   it('a perso section that lies changes no decision: the fast path never reads it', async () => {
-    const { Perso } = await import('../src/sdk/perso.js')
-    const { metadataSection } = await import('../src/host/metadata.js')
+    const { Perso } = await import('../packages/sdk/src/perso.js')
+    const { metadataSection } = await import('../packages/sdk/src/metadata.js')
     const { module } = await fastPath(() => ({ decision: 'Deny', reason: 'unused' }))
     const text = await Perso.load(module, { fastPath: false })
     const metadata = readMetadataOf(module)
@@ -321,7 +321,7 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: answers the caller owns',
   it('a decision the caller changes does not change the next one (entries, failed conditions and defaults)', async () => {
     const { readFileSync } = await import('node:fs')
     const { compile } = await import('../src/compiler/compile.js')
-    const { Perso } = await import('../src/sdk/perso.js')
+    const { Perso } = await import('../packages/sdk/src/perso.js')
     const perso = await Perso.load((await compile(readFileSync(new URL('../fixtures/crm.json', import.meta.url)))).wasm!)
     const requests: EvaluateRequest[] = [
       { tool: 'view_customer', role: 'agent' },

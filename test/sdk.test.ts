@@ -2,15 +2,16 @@
 // handling of values the engine cannot read, TypeErrors for host bugs, audit events.
 
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { canonicalJson, type AuditEvent, type Transport } from '../src/sdk/audit.js'
-import { sha256Hex } from '../src/sdk/sha256.js'
+import { canonicalJson, type AuditEvent, type Transport } from '../packages/sdk/src/audit.js'
+import { sha256Hex } from '../packages/sdk/src/sha256.js'
 import { PERSO_VERSION } from '../src/version.js'
-import type { EvaluateRequest } from '../src/sdk/request.js'
+import { SDK_VERSION } from '../packages/sdk/src/version.js'
+import type { EvaluateRequest } from '../packages/sdk/src/request.js'
 import { tempDir } from './support/temp.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
@@ -41,9 +42,13 @@ describe('SDK pieces that need no artifact', () => {
   it('writes canonical JSON with sorted keys and no undefined members', () => {
     expect(canonicalJson({ b: [1, { z: 1, a: -0 }], a: 'x', u: undefined, é: null })).toBe('{"a":"x","b":[1,{"a":0,"z":1}],"é":null}')
   })
-  it('reports the version package.json has', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  it('reports the version package.json has, and the SDK the version of its own', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string; dependencies: Record<string, string> }
     expect(PERSO_VERSION).toBe(pkg.version)
+    const sdk = JSON.parse(readFileSync(new URL('../packages/sdk/package.json', import.meta.url), 'utf8')) as { version: string }
+    expect(SDK_VERSION).toBe(sdk.version)
+    // perso depends on exactly the SDK of this repository.
+    expect(pkg.dependencies['@perso/sdk']).toBe(sdk.version)
   })
   it('exports the SDK from the package root', async () => {
     const root = await import('../src/index.js')
@@ -60,9 +65,25 @@ describe('SDK pieces that need no artifact', () => {
         visit(resolve(dirname(file), spec!.replace(/\.js$/, '.ts')))
       }
     }
-    visit(resolve('src/browser.ts'))
-    expect([...seen].filter((f) => f.includes('/compiler/') || f.includes('/node/') || f.includes('/cli/'))).toEqual([])
+    visit(resolve('packages/sdk/src/browser.ts'))
+    expect([...seen].filter((f) => !f.startsWith(resolve('packages/sdk/src')) || f.includes('/node/'))).toEqual([])
     expect(seen.size).toBeGreaterThan(5)
+  })
+
+  it('the SDK package imports nothing outside itself, and Node builtins only in its node/ room', () => {
+    const root = resolve('packages/sdk/src')
+    const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => resolve(root, f))
+    expect(files.length).toBeGreaterThan(10)
+    for (const file of files) {
+      for (const [, spec] of readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\('([^']+)'\)/gm)) {
+        if (spec === undefined) continue
+        if (spec.startsWith('node:')) expect(file, `${file} imports ${spec}`).toContain('/node/')
+        else {
+          expect(spec.startsWith('.'), `${file} imports ${spec}`).toBe(true)
+          expect(resolve(dirname(file), spec).startsWith(root), `${file} imports ${spec}`).toBe(true)
+        }
+      }
+    }
   })
 })
 
@@ -182,7 +203,7 @@ describe.skipIf(!existsSync(TEMPLATE))('Perso on the CRM example', () => {
     )
     expect(first).toMatchObject({
       traceId: 'req-1', tool: 'process_refund', args: { order_id: 'ORD-1', amount: 800 }, role: 'agent',
-      agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {}, decision: 'Deny', sdkVersion: PERSO_VERSION, policyVersion: 'crm-1.0.0',
+      agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {}, decision: 'Deny', sdkVersion: SDK_VERSION, policyVersion: 'crm-1.0.0',
     })
     expect(first.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(new Date(first.timestamp).toISOString()).toBe(first.timestamp)

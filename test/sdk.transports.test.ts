@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { AuditEvent } from '../src/sdk/audit.js'
+import type { AuditEvent } from '../packages/sdk/src/audit.js'
 import { tempDir } from './support/temp.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)

@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
 import type { Policy } from '../src/compiler/policy.js'
-import { RawArtifact } from '../src/host/abi.js'
-import { Perso } from '../src/sdk/perso.js'
-import type { EvaluateRequest } from '../src/sdk/request.js'
+import { RawArtifact } from '../packages/sdk/src/abi.js'
+import { Perso } from '../packages/sdk/src/perso.js'
+import type { EvaluateRequest } from '../packages/sdk/src/request.js'
 import { FIELD_POOL, policyArb, policySource } from './support/arbitraries.js'
 
 const SEED = Number(process.env.PERSO_SEED ?? 20_261_204)

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { check, compile } from '../src/compiler/compile.js'
 import type { Condition, Policy } from '../src/compiler/policy.js'
-import { RawArtifact } from '../src/host/abi.js'
+import { RawArtifact } from '../packages/sdk/src/abi.js'
 import { policyArb, policySource, requestArb } from './support/arbitraries.js'
 
 const SEED = Number(process.env.PERSO_SEED ?? 20_261_204)

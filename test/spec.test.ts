@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { compile } from '../src/compiler/compile.js'
-import { RawArtifact } from '../src/host/abi.js'
+import { RawArtifact } from '../packages/sdk/src/abi.js'
 import { referenceEvaluate, referenceInit, responseJson } from './support/reference.js'
 import { type Case, type InitCase, inputs, readSpec, specFiles } from './support/spec-corpus.js'
 

@@ -64,7 +64,7 @@ export async function runDiff(io: Io, before: string, after: string, options: Di
   if (invalid) throw new UserError('cannot compare policies that do not compile')
   const { diffPrograms, confirm } = await import('../analysis/diff.js')
   const diffs = diffPrograms(checked[0]!.program!, checked[1]!.program!, { budget })
-  const { RawArtifact } = await import('../host/abi.js')
+  const { RawArtifact } = await import('@perso/sdk/internal/abi')
   const artifacts = await Promise.all(sources.map(async (s, i) => RawArtifact.loadSync((await compile(s, { filename: i === 0 ? oldName : newName })).wasm!)))
   const ask = (artifact: InstanceType<typeof RawArtifact>) => (tool: string, args: string, context: string) => artifact.evaluateStrings(tool, args, context)
   const wrong = confirm(diffs, ask(artifacts[0]!), ask(artifacts[1]!))

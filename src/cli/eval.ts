@@ -97,7 +97,7 @@ export async function runEval(io: Io, file: string, options: EvalOptions): Promi
   ])
   const { wasm, diagnostics, policy } = await artifactOf(io, file, options)
   if (wasm === undefined) return EXIT.invalid
-  const { RawArtifact } = await import('../host/abi.js')
+  const { RawArtifact } = await import('@perso/sdk/internal/abi')
   let artifact
   try {
     artifact = await RawArtifact.load(wasm)

@@ -6,7 +6,7 @@
 import type { Command } from 'commander'
 import type { Read } from '../compiler/ir.js'
 import { type BlobEntry, BlobFormatError, type PolicyBlob } from '../host/blob.js'
-import type { Metadata } from '../host/metadata.js'
+import type { Metadata } from '@perso/sdk/internal/metadata'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UserError, readInput } from './io.js'
 import type { VerbContext } from './main.js'
 import { type Format, formatOption, writeJson } from './report.js'
@@ -60,7 +60,7 @@ export async function runInspect(io: Io, file: string, options: InspectOptions):
     throw new UserError(`\`${name}\` is not a WebAssembly module: ${e instanceof Error ? e.message : String(e)}`)
   }
   const [{ readMetadata }, { readBlob }, { label }] = await Promise.all([
-    import('../host/metadata.js'), import('../host/blob.js'), import('../compiler/texts.js'),
+    import('@perso/sdk/internal/metadata'), import('../host/blob.js'), import('../compiler/texts.js'),
   ])
   const metadata = readMetadata(module)
   const blob = readBlob(bytes)

@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto'
 import type { Condition, Entry, Node, Program } from './ir.js'
-import { BLOB_FORMAT, BLOB_MAGIC, Cmp, Condition as ConditionLayout, Entry as EntryLayout, Header, Op, Slot, Source } from '../layout.js'
+import { BLOB_FORMAT, BLOB_MAGIC, Cmp, Condition as ConditionLayout, Entry as EntryLayout, Header, Op, Slot, Source } from '@perso/sdk/internal/layout'
 import { label, listText, numericText } from './texts.js'
 
 const encoder = new TextEncoder()

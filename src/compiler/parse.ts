@@ -3,7 +3,7 @@
 // older engine's serde_json (no comments, no trailing commas, no duplicate keys).
 
 import type { Diagnostic, Locate, Span } from './diagnostics.js'
-import { Limit } from '../layout.js'
+import { Limit } from '@perso/sdk/internal/layout'
 import { type JsonMember, type JsonNode, locator } from './json-tree.js'
 import { firstInvalidUtf8 } from './utf8.js'
 

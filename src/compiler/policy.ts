@@ -1,7 +1,7 @@
 // The policy document as the spec (§1, §3) defines it, once it has passed validation.
 // Types only: reading and checking live in parse.ts and validate.ts.
 
-import { Cmp, SOURCES, type SourceName } from '../layout.js'
+import { Cmp, SOURCES, type SourceName } from '@perso/sdk/internal/layout'
 
 /** Where a condition reads a field (src/layout.ts holds the list, and the codes the blob uses). */
 export type Source = SourceName

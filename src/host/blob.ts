@@ -11,7 +11,7 @@ import type { Action, NumericOp } from '../compiler/policy.js'
 import {
   BLOB_FORMAT, BLOB_MAGIC, Cmp, CompositeNode, Condition, Entry, EqualsNode, Header, InNode, Limit, NotNode, NumericNode, Op,
   PresentNode, Read as ReadLayout, SOURCES, Slot, TextRef,
-} from '../layout.js'
+} from '@perso/sdk/internal/layout'
 import { Image, type ModuleData, Unreadable, fail, readModule } from './wasm-data.js'
 
 /** One row of the blob's table. */

@@ -8,8 +8,8 @@ import { resolve } from 'node:path'
 import type { CompileOptions, CompileResult } from '../compiler/compile.js'
 import type { Diagnostic } from '../compiler/diagnostics.js'
 import type { Program } from '../compiler/ir.js'
-import type { Metadata } from '../host/metadata.js'
-import type { Perso } from '../sdk/perso.js'
+import type { Metadata } from '@perso/sdk/internal/metadata'
+import type { Perso } from '@perso/sdk/internal/perso'
 import type { Io } from '../cli/io.js'
 
 export type Compiler = (source: Uint8Array, options: CompileOptions) => Promise<CompileResult>
@@ -101,7 +101,7 @@ const failed = (path: string, code: string, message: string): PolicyUnderTest =>
  * metadata names entries and rules for coverage; it never decides.
  */
 async function fromArtifact(path: string, wasm: Uint8Array, built?: CompileResult): Promise<PolicyUnderTest> {
-  const [{ Perso }, { readMetadata }] = await Promise.all([import('../sdk/perso.js'), import('../host/metadata.js')])
+  const [{ Perso }, { readMetadata }] = await Promise.all([import('@perso/sdk/internal/perso'), import('@perso/sdk/internal/metadata')])
   const unusable = (e: unknown): PolicyUnderTest =>
     failed(path, 'E212', `\`${path}\` is not a usable perso artifact: ${(e instanceof Error ? e.message : String(e)).replace(/^perso: /, '')}`)
   let module: WebAssembly.Module

@@ -1,7 +1,7 @@
 // A minimal host for runtime tests: instantiates an artifact and drives the raw
 // ABI (alloc, write, evaluate, read the length-prefixed response, dealloc).
 
-import type { ArtifactExports } from '../../src/host/abi.js'
+import type { ArtifactExports } from '../../packages/sdk/src/abi.js'
 
 export type Input = string | Uint8Array
 

@@ -5,9 +5,9 @@
 // checks every answer against the reference and every address alloc or a
 // response gives against what the host still holds, and records memory.
 
-import { Limit } from '../../src/layout.js'
+import { Limit } from '../../packages/sdk/src/layout.js'
 import { disagreement, malformation, type Expectation } from '../fuzz/oracle.js'
-import type { ArtifactExports } from '../../src/host/abi.js'
+import type { ArtifactExports } from '../../packages/sdk/src/abi.js'
 import { prng } from './json-text.js'
 
 export const MiB = 1 << 20

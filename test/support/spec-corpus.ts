@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs'
 import type { Policy } from '../../src/compiler/policy.js'
-import type { EvaluateRequest } from '../../src/sdk/request.js'
+import type { EvaluateRequest } from '../../packages/sdk/src/request.js'
 import { canonicalNumber } from './canonical.js'
 import { decodeUtf8, type JsonValue, lastMember, readJson } from './ref-json.js'
 

@@ -4,8 +4,8 @@
 // into module memory, calls, reads the response and releases it.
 
 import type { Read } from '../../src/compiler/ir.js'
-import type { Metadata } from '../../src/host/metadata.js'
-import { Source, ValueRecord, ValuesTable } from '../../src/layout.js'
+import type { Metadata } from '../../packages/sdk/src/metadata.js'
+import { Source, ValueRecord, ValuesTable } from '../../packages/sdk/src/layout.js'
 import { bytesOf, Host, type Exports, type Input } from './host.js'
 
 export type ValuesExports = Exports & {

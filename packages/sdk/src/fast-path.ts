@@ -7,8 +7,8 @@
 // blob and decides on the one path `evaluate` takes: it answers the same bytes,
 // which the SDK only reads. The metadata section plays no part.
 
-import { type ArtifactExports, KnownText, MemoryViews } from '../host/abi.js'
-import { KeptAnswer, Source, ValueRecord, ValuesTable } from '../layout.js'
+import { type ArtifactExports, KnownText, MemoryViews } from './abi.js'
+import { KeptAnswer, Source, ValueRecord, ValuesTable } from './layout.js'
 import { type Capture, type Captures, type Decision, type EvaluateRequest, type JsonView, readRequest, type RequestView } from './request.js'
 import { utf8, writeValue } from './writer.js'
 

@@ -5,8 +5,14 @@
 // artifact checks every claim a host makes from it against its own blob
 // (docs/design.md "The values export").
 
-import type { Read } from '../compiler/ir.js'
-import { Source, SOURCES } from '../layout.js'
+import { Source, SOURCES, type SourceName } from './layout.js'
+import type { CompiledModule } from './load.js'
+
+/** A field a condition reads: one top-level key of one source (the compiler's `Read`, by the same shape). */
+export interface Read {
+  source: SourceName
+  field: string
+}
 
 export const METADATA_SECTION = 'perso'
 export const ABI_VERSION = 1
@@ -102,8 +108,8 @@ export function expandSection(section: unknown): Metadata | Error {
 }
 
 /** The metadata of a compiled artifact, or an Error saying why there is none. */
-export function readMetadata(module: WebAssembly.Module): Metadata | Error {
-  const sections = WebAssembly.Module.customSections(module, METADATA_SECTION)
+export function readMetadata(module: CompiledModule): Metadata | Error {
+  const sections = WebAssembly.Module.customSections(module as WebAssembly.Module, METADATA_SECTION)
   const section = sections[0]
   if (section === undefined) return new Error('not a perso artifact: it has no `perso` section')
   let parsed: unknown

@@ -5,7 +5,7 @@
 // different request than another. Anything the walk lets through encodes to
 // JSON text the artifact accepts (spec §5): nothing past it can fail on data.
 
-import { Limit, Source as SourceCode } from '../layout.js'
+import { Limit, Source as SourceCode } from './layout.js'
 
 declare global {
   interface String {

@@ -4,7 +4,7 @@
 // JSON.stringify and TextEncoder. Every writer answers the position after what
 // it wrote, or -1 when it would pass `end` (the caller grows its buffer and retries).
 
-import { writeText } from '../host/abi.js'
+import { writeText } from './abi.js'
 import { jsonText, type JsonView } from './request.js'
 
 const encoder = new TextEncoder()

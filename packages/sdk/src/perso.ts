@@ -1,8 +1,8 @@
 // The SDK a host imports: load an artifact, ask it for decisions, audit them.
 // Same engine in Node and browsers; nothing here imports a Node builtin.
 
-import { RawArtifact } from '../host/abi.js'
-import { type Metadata, readMetadata } from '../host/metadata.js'
+import { RawArtifact } from './abi.js'
+import { type Metadata, readMetadata } from './metadata.js'
 import { Auditor, type AuditOptions } from './audit.js'
 import { decisionOf, FastPath, hasValuesExport } from './fast-path.js'
 import { type ArtifactSource, loadModule } from './load.js'

@@ -2,7 +2,17 @@
 // file path. Reading files is Node-only, so the Node entry registers a reader
 // (src/sdk/node/index.ts) and the core never imports a Node builtin.
 
-export type ArtifactSource = string | URL | Uint8Array | ArrayBuffer | ArrayBufferView | WebAssembly.Module
+/**
+ * A compiled WebAssembly module (`WebAssembly.Module`), and a URL (`URL`), by
+ * types of their own: the SDK's types then need neither the DOM lib nor
+ * @types/node (any `WebAssembly.Module` and `URL` fit them).
+ */
+export type CompiledModule = object
+export interface UrlLike {
+  readonly href: string
+}
+
+export type ArtifactSource = string | UrlLike | Uint8Array | ArrayBuffer | ArrayBufferView | CompiledModule
 
 type FileReader = (path: string | URL) => Promise<Uint8Array<ArrayBuffer>>
 let readFile: FileReader | undefined
@@ -29,6 +39,7 @@ async function bytesOf(source: string | URL): Promise<BufferSource> {
 }
 
 export async function loadModule(source: ArtifactSource): Promise<WebAssembly.Module> {
+  if (source === null || source === undefined) throw new TypeError('perso: Perso.load() takes a path, a URL, a Uint8Array, an ArrayBuffer or a WebAssembly.Module')
   if (source instanceof WebAssembly.Module) return source
   if (typeof source === 'string' || source instanceof URL) return WebAssembly.compile(await bytesOf(source))
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source as BufferSource)

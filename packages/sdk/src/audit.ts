@@ -3,7 +3,7 @@
 
 import { sha256Hex } from './sha256.js'
 import type { Decision, JsonView, RequestView, Unreadable } from './request.js'
-import { PERSO_VERSION } from '../version.js'
+import { SDK_VERSION } from './version.js'
 
 export interface AuditEvent {
   /** A fresh UUID per decision. */
@@ -98,7 +98,7 @@ export class Auditor {
         resourceAttributes: or(view.resourceAttributes, 'resourceAttributes'),
         decision: decision.decision,
         reason: decision.reason,
-        sdkVersion: PERSO_VERSION,
+        sdkVersion: SDK_VERSION,
         policyVersion: this.policyVersion,
       }
       const done = this.transport.emit(event)

@@ -5,7 +5,8 @@ import { RawArtifact } from './abi.js'
 import { type Metadata, readMetadata } from './metadata.js'
 import { Auditor, type AuditOptions } from './audit.js'
 import { decisionOf, FastPath, hasValuesExport } from './fast-path.js'
-import { type ArtifactSource, loadModule } from './load.js'
+import type { ArtifactSource } from './load.js'
+import { loadModule } from './module.js'
 import { type Decision, type EvaluateRequest, jsonText, readRequest, type RequestView, requestShape } from './request.js'
 
 export interface LoadOptions {

@@ -3,6 +3,7 @@
 // queue cannot hold, and batches the server does not take, are counted as dropped.
 
 import type { AuditEvent, Transport } from '../audit.js'
+import type { UrlLike } from '../load.js'
 
 export interface HttpTransportOptions {
   /** Extra request headers (authorization, for one). */
@@ -34,8 +35,8 @@ function positiveInteger(value: unknown, name: string, fallback: number): number
   return value
 }
 
-export function httpTransport(url: string | URL, options: HttpTransportOptions = {}): HttpTransport {
-  const target = new URL(url) // throws a TypeError for a URL that does not parse
+export function httpTransport(url: string | UrlLike, options: HttpTransportOptions = {}): HttpTransport {
+  const target = new URL(typeof url === 'string' ? url : url.href) // throws a TypeError for a URL that does not parse
   if (typeof options !== 'object' || options === null) throw new TypeError('perso: httpTransport options must be an object')
   const timeoutMs = positiveInteger(options.timeoutMs, 'timeoutMs', 5000)
   const batchSize = positiveInteger(options.batchSize, 'batchSize', 100)

@@ -2,7 +2,7 @@
 // transports. Importing this module registers the file reader with the core.
 
 import { readFile } from 'node:fs/promises'
-import { setFileReader } from '../load.js'
+import { setFileReader } from '../module.js'
 
 setFileReader(async (path) => readFile(path))
 

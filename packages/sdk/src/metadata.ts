@@ -41,7 +41,7 @@ export interface Metadata {
  * The section's JSON, as emit writes it and as released artifacts hold it:
  * `Metadata` without what can be derived (role and entry counts are array
  * lengths), the SHA-256 in base64, conditions as `[rule, [[source code,
- * field], …]]` (src/layout.ts `Source`), and an entry without condition as
+ * field], …]]` (layout.ts `Source`), and an entry without condition as
  * `[tool, role, rule]`.
  */
 export interface MetadataSection {

@@ -32,7 +32,7 @@ const NOT_RUN: Record<string, string> = {
   'import json, struct, wasmtime': 'needs wasmtime for Python, from PyPI, which CI cannot reach; test/host-patterns.test.ts drives the same ABI calls',
   'perso check   <policy.json|-> [--strict] [--format human|json]': 'a synopsis, not a command',
   'parse → validate → expand → lower → codegen → emit': 'a picture of the pipeline',
-  'npm ci            # installs and builds (runtime template + TypeScript)': 'the repository’s own scripts, run by .ci/run',
+  'npm ci            # installs and builds (the SDK, the runtime template, the CLI)': 'the repository’s own scripts, run by .ci/run',
 }
 
 /** A project directory inside the repository, so that `perso` and `@perso/sdk` resolve as installed. */

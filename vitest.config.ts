@@ -24,6 +24,8 @@ export default defineConfig({
   },
   test: {
     setupFiles: ['test/setup.ts'],
+    // A bound that only catches a hang: many tests start the CLI as a process, and this machine is shared.
+    testTimeout: 30_000,
     projects: [
       { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: MOCKING, isolate: false } },
       { extends: true, test: { name: 'isolated', include: MOCKING, isolate: true } },

@@ -13,7 +13,7 @@ import { tempDir } from './support/temp.js'
 const perso = (args: string[], cwd = root) => spawnSync(process.execPath, [join(root, 'bin/perso.js'), ...args], { cwd, encoding: 'utf8' })
 
 describe('perso init', () => {
-  it('writes a policy that checks clean under --strict, a suite that passes, and a CI workflow', () => {
+  it('writes a policy that checks clean under --strict, a suite that passes, and a CI workflow', { timeout: 60_000 }, () => {
     const dir = tempDir('init-')
     const run = perso(['init', dir])
     expect(run.status, run.stderr).toBe(0)
@@ -33,7 +33,7 @@ describe('perso init', () => {
     expect(readFileSync(join(dir, 'policy.wasm')).subarray(0, 4)).toEqual(Buffer.from([0, 0x61, 0x73, 0x6d]))
   })
 
-  it('never writes over a file: one existing file, and nothing is written', () => {
+  it('never writes over a file: one existing file, and nothing is written', { timeout: 60_000 }, () => {
     const dir = tempDir('init-')
     mkdirSync(join(dir, 'tests'))
     writeFileSync(join(dir, 'tests/policy.test.yaml'), 'mine')
@@ -44,7 +44,7 @@ describe('perso init', () => {
     expect(existsSync(join(dir, 'policy.json'))).toBe(false)
   })
 
-  it('points $schema at the installed schema by a path that resolves from the policy, or at the published URL outside the project', () => {
+  it('points $schema at the installed schema by a path that resolves from the policy, or at the published URL outside the project', { timeout: 60_000 }, () => {
     const inside = join(root, 'tmp', 'init-ref')
     const ref = schemaRef(inside)
     expect(ref).toBe('../../schemas/policy.schema.json')

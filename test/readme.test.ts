@@ -63,7 +63,7 @@ const sdkBlock = find((b) => b.lang === 'ts' && b.text.includes('Perso.load'), '
 const shownBlocks = blocks.filter((b) => first(b).startsWith('$ perso '))
 
 describe('the README’s examples run as written', () => {
-  it('every block is run here or named with the reason it is not', () => {
+  it('every block is run here or named with the reason it is not', { timeout: 60_000 }, () => {
     const run = new Set([policyBlock, suiteBlock, workflowBlock, installBlock, sdkBlock, ...shownBlocks])
     const unaccounted = blocks.filter((b) => !run.has(b) && NOT_RUN[first(b)] === undefined).map((b) => `README.md:${b.line}: ${first(b)}`)
     expect(unaccounted).toEqual([])
@@ -71,7 +71,7 @@ describe('the README’s examples run as written', () => {
     expect(Object.keys(NOT_RUN).filter((line) => !blocks.some((b) => first(b) === line))).toEqual([])
   })
 
-  it('the one-minute policy checks clean under --strict; its suite and the CI recipe pass', () => {
+  it('the one-minute policy checks clean under --strict; its suite and the CI recipe pass', { timeout: 60_000 }, () => {
     const dir = join(work, 'ci')
     mkdirSync(join(dir, 'tests'), { recursive: true })
     writeFileSync(join(dir, 'policy.json'), policyBlock.text)
@@ -85,7 +85,7 @@ describe('the README’s examples run as written', () => {
     }
   })
 
-  it('the install commands work after the install (perso init, check, compile --test)', () => {
+  it('the install commands work after the install (perso init, check, compile --test)', { timeout: 60_000 }, () => {
     const dir = join(work, 'install')
     mkdirSync(dir, { recursive: true })
     const lines = installBlock.text.split('\n').filter((l) => l.startsWith('npx perso '))
@@ -96,7 +96,7 @@ describe('the README’s examples run as written', () => {
     }
   })
 
-  it('the SDK snippet runs and prints what its comments say', () => {
+  it('the SDK snippet runs and prints what its comments say', { timeout: 60_000 }, () => {
     const dir = join(work, 'sdk')
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'policy.json'), policyBlock.text)
@@ -111,7 +111,7 @@ describe('the README’s examples run as written', () => {
     expect(readFileSync(join(dir, 'decisions.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2)
   })
 
-  it.each(shownBlocks.map((b) => [first(b), b] as const))('%s prints what the README shows', (_, block) => {
+  it.each(shownBlocks.map((b) => [first(b), b] as const))('%s prints what the README shows', { timeout: 60_000 }, (_, block) => {
     const [command, ...shown] = block.text.split('\n')
     const { out } = perso(`npx ${command!.slice(2)}`, root)
     expect(out).toBe(shown.join('\n'))

@@ -13,6 +13,8 @@ import { defineConfig } from 'vitest/config'
 const sdk = (file: string): string => fileURLToPath(new URL(`packages/sdk/src/${file}`, import.meta.url))
 
 const MOCKING = ['test/cli.check.test.ts', 'test/perso-test.test.ts']
+/** The end-to-end suites: scripts of their own (vitest.e2e.config.ts). */
+const E2E = ['test/guard/**', 'test/readme.test.ts']
 
 export default defineConfig({
   resolve: {
@@ -27,7 +29,7 @@ export default defineConfig({
     // A bound that only catches a hang: many tests start the CLI as a process, and this machine is shared.
     testTimeout: 30_000,
     projects: [
-      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: MOCKING, isolate: false } },
+      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: [...MOCKING, ...E2E], isolate: false } },
       { extends: true, test: { name: 'isolated', include: MOCKING, isolate: true } },
     ],
   },

@@ -20,8 +20,8 @@ import { root, runCli } from './support/cli.js'
 import { prng } from './support/json-text.js'
 
 const SEED = Number(process.env.PERSO_SEED ?? 20_261_204)
-const PAIRS = Number(process.env.PERSO_DIFF_PAIRS ?? 60)
-const REQUESTS = Number(process.env.PERSO_DIFF_REQUESTS ?? 400)
+const PAIRS = Number(process.env.PERSO_DIFF_PAIRS ?? 30)
+const REQUESTS = Number(process.env.PERSO_DIFF_REQUESTS ?? 300)
 /** Aimed requests are costly to generate: at most this many per pair; the partition takes the rest. */
 const AIMED = Math.min(REQUESTS, 2000)
 const PARTITION = REQUESTS

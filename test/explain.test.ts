@@ -14,7 +14,7 @@ import { policyArb, policySource, requestArb } from './support/arbitraries.js'
 import { runCli } from './support/cli.js'
 
 const SEED = Number(process.env.PERSO_SEED ?? 20_261_204)
-const RUNS = Number(process.env.PERSO_EXPLAIN_RUNS ?? 60)
+const RUNS = Number(process.env.PERSO_EXPLAIN_RUNS ?? 30)
 
 describe('perso explain', () => {
   it('shows the rule, where it is, and the condition tree with the values read', async () => {

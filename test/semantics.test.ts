@@ -15,7 +15,7 @@ import { RawArtifact } from '../packages/sdk/src/abi.js'
 import { policyArb, policySource, requestArb } from './support/arbitraries.js'
 
 const SEED = Number(process.env.PERSO_SEED ?? 20_261_204)
-const RUNS = Number(process.env.PERSO_SEMANTICS_RUNS ?? 80)
+const RUNS = Number(process.env.PERSO_SEMANTICS_RUNS ?? 40)
 
 const amountLte = (value: number): Condition => ({ NumericCheck: { source: 'Arguments', field: 'amount', op: 'Lte', value } })
 const base = { version: 'v', default_action: 'Deny' as const, tools: ['read', 'write'], roles: ['agent', 'admin'] }

@@ -31,6 +31,7 @@ const VERBS: { name: string; summary: string; load: () => Promise<Verb> }[] = [
   { name: 'diff', summary: 'what a policy change allows or denies that the old policy did not, with witnesses', load: () => import('./diff.js') },
   { name: 'eval', summary: 'decide one tool call with an artifact (or a policy, compiled first)', load: () => import('./eval.js') },
   { name: 'explain', summary: 'eval --explain: which rule decided a tool call, each condition with the value it read', load: async () => ({ define: (await import('./eval.js')).defineExplain }) },
+  { name: 'guard', summary: 'put a policy in front of an MCP server (stdio): filter its tools, decide every call', load: () => import('./guard.js') },
   { name: 'init', summary: 'write a starter policy, its test suite and a CI workflow', load: () => import('./init.js') },
   { name: 'inspect', summary: "print an artifact's metadata, and with --wat its disassembly", load: () => import('./inspect.js') },
   { name: 'test', summary: 'run test suites against the compiled artifacts of their policies', load: () => import('./test.js') },

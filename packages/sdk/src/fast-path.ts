@@ -196,6 +196,23 @@ export class FastPath implements Captures {
     return answer
   }
 
+  /**
+   * Whether some request for (tool, role) could be allowed, as the artifact
+   * itself answers it: asked with no claims, it decides a pair without an
+   * entry (its default_action) or whose entry reads nothing, and refuses one
+   * whose condition reads fields, naming them. A pair with an entry could be
+   * allowed, whatever its condition (a condition that can never hold too:
+   * policy analysis reports that).
+   */
+  mayAllow(tool: string, role: string): boolean {
+    const answer = this.ask(new Plan(utf8(tool), utf8(role), false), [])
+    // A decision: the pair's entry, whose condition reads nothing (spec §4: its reason starts
+    // `rule matched`), or no entry, when default_action decides (`no rule matched`).
+    if (!('error' in answer)) return answer.decision === 'Allow' || answer.reason.startsWith('rule matched tool ')
+    const reads = readsOf(answer)
+    return reads !== undefined && reads.length > 0
+  }
+
   /** The plan for (tool, role) as the walk's capture, once the artifact has taken its claims. */
   captureFor(tool: string, role: string): Plan | undefined {
     const plan = this.planFor(tool, role)

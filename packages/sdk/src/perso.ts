@@ -48,6 +48,8 @@ function textDecision(artifact: RawArtifact, view: RequestView): Decision {
 
 export class Perso {
   private closed = false
+  /** Answers mayAllow, apart from the deciding fast path (its plans are for decisions). */
+  private query: FastPath | undefined
 
   private constructor(
     private readonly artifact: RawArtifact,
@@ -100,6 +102,28 @@ export class Perso {
     const decision: Decision = refused !== undefined ? { decision: 'Deny', reason: refused.reason } : this.decide(view)
     this.auditor?.record(view, traceId, decision, refused?.part)
     return decision
+  }
+
+  /**
+   * Whether some request for (tool, role) could be allowed: the pair has an
+   * entry (with or without a condition; a condition that can never hold
+   * counts), or it has none and the policy's default_action is Allow. The
+   * artifact answers it (docs/sdk.md "Which tools a caller may call"); what
+   * to list to a caller, never a decision on a call.
+   */
+  mayAllow(tool: string, role: string): boolean {
+    if (typeof tool !== 'string' || typeof role !== 'string') throw new TypeError('perso: mayAllow(tool, role) takes two strings')
+    if (this.closed) throw new Error('perso: mayAllow() after close()')
+    if (!tool.isWellFormed() || !role.isWellFormed()) return false
+    const exports = this.artifact.exports
+    if (!hasValuesExport(exports)) throw new TypeError('perso: this artifact predates evaluate_values and cannot answer mayAllow; recompile it with perso compile')
+    this.query ??= new FastPath(exports, () => ({ decision: 'Deny', reason: 'unused' }))
+    try {
+      return this.query.mayAllow(tool, role)
+    } catch {
+      // The module trapped: nothing is shown that cannot be shown to be allowed.
+      return false
+    }
   }
 
   /** Audit events whose transport threw or rejected (the decisions stood). */

@@ -1,0 +1,127 @@
+// What `perso guard` decides, whatever carries the messages (docs/guard.md):
+// which upstream tools a caller is shown, whether a tools/call goes through,
+// and the answer a denied call gets. The artifact is the only authority: the
+// list comes from `Perso.mayAllow`, each call from `Perso.evaluateSync` on the
+// exact arguments object that is forwarded. Anything unexpected is a denial.
+
+import type { Decision, Perso } from '@perso/sdk'
+
+/** Who is calling: fixed by whoever starts the guard, never by the model or the arguments. */
+export interface Identity {
+  role: string
+  agent?: Record<string, unknown>
+  resource?: Record<string, unknown>
+}
+
+export type Mode = 'enforce' | 'shadow'
+export type DenyAs = 'result' | 'error'
+
+/** The JSON-RPC error code of a denied call under `--deny-as error`. */
+export const DENIED_CODE = -32003
+
+export interface Call {
+  /** Forward the request upstream (an Allow, or anything in shadow mode). */
+  forward: boolean
+  decision: Decision
+  /** The answer to send back instead, when the call is not forwarded: a result or an error. */
+  answer?: { result: unknown } | { error: { code: number; message: string; data: unknown } }
+}
+
+/** A JSON object (not an array, not null). */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+export class GuardCore {
+  /** Decisions per tool, for shadow mode's summary. */
+  readonly tally = new Map<string, { allowed: number; denied: number }>()
+  private listedOnce = false
+
+  constructor(
+    private readonly perso: Perso,
+    private readonly identity: Identity,
+    private readonly mode: Mode,
+    private readonly denyAs: DenyAs,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Whether a caller sees the tool: shadow mode shows every tool. */
+  listed(name: unknown): boolean {
+    if (this.mode === 'shadow') return true
+    return typeof name === 'string' && this.perso.mayAllow(name, this.identity.role)
+  }
+
+  /**
+   * A tools/list result with only the tools the caller may call (its other
+   * members, the cursor included, unchanged). The first list also says on
+   * stderr which upstream tools the policy does not name.
+   */
+  filterList(result: unknown): unknown {
+    if (!isObject(result) || !Array.isArray(result.tools)) return this.mode === 'shadow' ? result : { ...(isObject(result) ? result : {}), tools: [] }
+    const tools = result.tools as unknown[]
+    const names = tools.map((t) => (isObject(t) ? t.name : undefined))
+    if (!this.listedOnce) {
+      this.listedOnce = true
+      this.report(names.filter((n): n is string => typeof n === 'string'))
+    }
+    return { ...result, tools: tools.filter((_, i) => this.listed(names[i])) }
+  }
+
+  /** The decision on a tools/call request's params; `requestId` goes into the audit event and the denial. */
+  call(params: unknown, requestId: string | number): Call {
+    const name = isObject(params) ? params.name : undefined
+    const args = isObject(params) ? params.arguments : undefined
+    let decision: Decision
+    if (typeof name !== 'string') decision = { decision: 'Deny', reason: 'perso guard: tools/call without a tool name' }
+    else if (args !== undefined && !isObject(args)) decision = { decision: 'Deny', reason: 'perso guard: the arguments are not a JSON object' }
+    else {
+      try {
+        decision = this.perso.evaluateSync({
+          tool: name,
+          args: args ?? {},
+          role: this.identity.role,
+          agentAttributes: this.identity.agent ?? {},
+          resourceAttributes: this.identity.resource ?? {},
+          traceId: String(requestId),
+        })
+      } catch (e) {
+        decision = { decision: 'Deny', reason: `perso guard: ${e instanceof Error ? e.message : String(e)}` }
+      }
+    }
+    const tool = typeof name === 'string' ? name : '(no name)'
+    const counts = this.tally.get(tool) ?? { allowed: 0, denied: 0 }
+    counts[decision.decision === 'Allow' ? 'allowed' : 'denied']++
+    this.tally.set(tool, counts)
+    if (decision.decision === 'Allow') return { forward: true, decision }
+    if (this.mode === 'shadow') {
+      this.log(`shadow: would deny ${tool} (request ${String(requestId)}): ${decision.reason}`)
+      return { forward: true, decision }
+    }
+    return { forward: false, decision, answer: this.denial(tool, decision, requestId) }
+  }
+
+  /** A denied call's answer: a tool result the model can read (isError), or a JSON-RPC error; the reason either way. */
+  private denial(tool: string, decision: Decision, requestId: string | number): NonNullable<Call['answer']> {
+    const data = { decision: decision.decision, reason: decision.reason, policyVersion: this.perso.policyVersion, requestId }
+    if (this.denyAs === 'error') return { error: { code: DENIED_CODE, message: `perso denied ${tool}: ${decision.reason}`, data } }
+    return { result: { content: [{ type: 'text', text: `perso denied ${tool}: ${decision.reason}` }], isError: true, _meta: { 'perso/decision': data } } }
+  }
+
+  /** The tools the policy does not name, and the tools it names that the upstream does not offer. */
+  private report(upstream: string[]): void {
+    const hidden = upstream.filter((name) => !this.perso.mayAllow(name, this.identity.role))
+    if (hidden.length > 0) this.log(`${hidden.length} upstream tool${hidden.length === 1 ? '' : 's'} hidden from role \`${this.identity.role}\` (every call denied): ${hidden.join(', ')}`)
+    const named = new Set(this.perso.metadata.tools)
+    const unnamed = upstream.filter((name) => !named.has(name))
+    if (unnamed.length > 0) {
+      const open = unnamed.filter((name) => this.perso.mayAllow(name, this.identity.role))
+      if (open.length > 0) this.log(`WARNING: the policy does not name ${open.join(', ')}, and its default_action Allow lets \`${this.identity.role}\` call ${open.length === 1 ? 'it' : 'them'}`)
+    }
+    const offered = new Set(upstream)
+    const missing = this.perso.metadata.tools.filter((name) => !offered.has(name))
+    if (missing.length > 0) this.log(`the upstream does not offer ${missing.length === 1 ? 'this tool the policy names' : 'these tools the policy names'}: ${missing.join(', ')}`)
+  }
+
+  /** Shadow mode's summary: allowed and would-deny counts per tool. */
+  summary(): string[] {
+    return [...this.tally].sort(([a], [b]) => (a < b ? -1 : 1)).map(([tool, c]) => `${tool}: ${c.allowed} allowed, ${c.denied} ${this.mode === 'shadow' ? 'would be denied' : 'denied'}`)
+  }
+}

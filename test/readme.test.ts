@@ -6,7 +6,9 @@
 // the packaging test's (scripts/packaging-test.js).
 
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { root } from './support/cli.js'
@@ -55,7 +57,9 @@ const find = (predicate: (b: Block) => boolean, what: string): Block => {
   return found
 }
 
-const policyBlock = find((b) => b.lang === 'json' && b.text.includes('"default_action"'), 'one-minute policy')
+const policyBlock = find((b) => b.lang === 'json' && b.text.includes('"default_action"') && b.text.includes('"$schema"'), 'one-minute policy')
+const mcpBlock = find((b) => b.lang === 'json' && b.text.includes('"mcpServers"'), 'guard mcpServers entry')
+const guardPolicyBlock = find((b) => b.lang === 'json' && b.text.includes('"default_action"') && b.text.includes('"writer"'), 'guard policy')
 const suiteBlock = find((b) => b.lang === 'yaml' && first(b) === '# tests/policy.test.yaml', 'test suite')
 const workflowBlock = find((b) => b.lang === 'yaml' && first(b).startsWith('# .github/workflows/'), 'CI workflow')
 const installBlock = find((b) => b.lang === 'sh' && b.text.includes('npm install --save-dev perso'), 'install commands')
@@ -63,15 +67,15 @@ const sdkBlock = find((b) => b.lang === 'ts' && b.text.includes('Perso.load'), '
 const shownBlocks = blocks.filter((b) => first(b).startsWith('$ perso '))
 
 describe('the README’s examples run as written', () => {
-  it('every block is run here or named with the reason it is not', { timeout: 60_000 }, () => {
-    const run = new Set([policyBlock, suiteBlock, workflowBlock, installBlock, sdkBlock, ...shownBlocks])
+  it('every block is run here or named with the reason it is not', () => {
+    const run = new Set([policyBlock, suiteBlock, workflowBlock, installBlock, sdkBlock, mcpBlock, guardPolicyBlock, ...shownBlocks])
     const unaccounted = blocks.filter((b) => !run.has(b) && NOT_RUN[first(b)] === undefined).map((b) => `README.md:${b.line}: ${first(b)}`)
     expect(unaccounted).toEqual([])
     // And every reason names a block that is still there.
     expect(Object.keys(NOT_RUN).filter((line) => !blocks.some((b) => first(b) === line))).toEqual([])
   })
 
-  it('the one-minute policy checks clean under --strict; its suite and the CI recipe pass', { timeout: 60_000 }, () => {
+  it('the one-minute policy checks clean under --strict; its suite and the CI recipe pass', () => {
     const dir = join(work, 'ci')
     mkdirSync(join(dir, 'tests'), { recursive: true })
     writeFileSync(join(dir, 'policy.json'), policyBlock.text)
@@ -87,7 +91,7 @@ describe('the README’s examples run as written', () => {
     }
   })
 
-  it('the install commands work after the install (perso init, check, compile --test)', { timeout: 60_000 }, () => {
+  it('the install commands work after the install (perso init, check, compile --test)', () => {
     const dir = join(work, 'install')
     mkdirSync(dir, { recursive: true })
     const lines = installBlock.text.split('\n').filter((l) => l.startsWith('npx perso '))
@@ -98,7 +102,7 @@ describe('the README’s examples run as written', () => {
     }
   })
 
-  it('the SDK snippet runs and prints what its comments say', { timeout: 60_000 }, () => {
+  it('the SDK snippet runs and prints what its comments say', () => {
     const dir = join(work, 'sdk')
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'policy.json'), policyBlock.text)
@@ -113,7 +117,34 @@ describe('the README’s examples run as written', () => {
     expect(readFileSync(join(dir, 'decisions.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2)
   })
 
-  it.each(shownBlocks.map((b) => [first(b), b] as const))('%s prints what the README shows', { timeout: 60_000 }, (_, block) => {
+  it('the guard example: the mcpServers entry runs the guard in front of the filesystem server, and a reader cannot write', async () => {
+    const dir = join(work, 'guard')
+    mkdirSync(join(dir, 'docs'), { recursive: true })
+    writeFileSync(join(dir, 'docs', 'readme.txt'), 'hello\n')
+    writeFileSync(join(dir, 'guard-policy.json'), guardPolicyBlock.text)
+    const entry = Object.values((JSON.parse(mcpBlock.text) as { mcpServers: Record<string, { command: string; args: string[] }> }).mcpServers)[0]!
+    expect(entry.command).toBe('npx')
+    expect(entry.args[0]).toBe('perso')
+    // `npx perso` is this checkout's perso; `npx @modelcontextprotocol/server-filesystem` resolves to the installed package.
+    const transport = new StdioClientTransport({ command: process.execPath, args: [join(root, 'bin/perso.js'), ...entry.args.slice(1)], cwd: dir, stderr: 'pipe', env: { ...process.env } as Record<string, string> })
+    const client = new Client({ name: 'readme', version: '1' })
+    await client.connect(transport)
+    try {
+      const tools = (await client.listTools()).tools.map((t) => t.name)
+      expect(tools).toContain('read_text_file')
+      expect(tools).not.toContain('write_file')
+      const denied = await client.callTool({ name: 'write_file', arguments: { path: join(dir, 'docs', 'x.txt'), content: 'x' } })
+      const text = (denied.content as { text: string }[])[0]!.text
+      // The README quotes the denial word for word (its lines wrap).
+      expect(README.replace(/\s+/g, ' ')).toContain(text)
+      expect(text).toBe("perso denied write_file: no rule matched tool 'write_file' for role 'reader'; applying default_action")
+      expect(existsSync(join(dir, 'docs', 'x.txt'))).toBe(false)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it.each(shownBlocks.map((b) => [first(b), b] as const))('%s prints what the README shows', (_, block) => {
     const [command, ...shown] = block.text.split('\n')
     const { out } = perso(`npx ${command!.slice(2)}`, root)
     expect(out).toBe(shown.join('\n'))

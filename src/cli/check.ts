@@ -4,7 +4,7 @@
 import type { Command } from 'commander'
 import type { Diagnostic } from '../compiler/diagnostics.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, plural, readInput } from './io.js'
-import type { VerbContext } from './main.js'
+import type { VerbContext } from './verb.js'
 import { type Format, formatOption, reportDiagnostics } from './report.js'
 
 interface CheckOptions {

@@ -4,7 +4,7 @@
 import { type Command, Option } from 'commander'
 import type { CompileResult } from '../compiler/compile.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UsageError, plural, readInput, writeOutput } from './io.js'
-import type { VerbContext } from './main.js'
+import type { VerbContext } from './verb.js'
 import { type Format, diagnosticsJson, formatOption, reportDiagnostics, writeJson } from './report.js'
 
 interface CompileOptions {

@@ -7,7 +7,7 @@ import type { Command } from 'commander'
 import { Option } from 'commander'
 import type { PairDiff, Verdict, Witness } from '../analysis/diff.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UserError, claimStdin, plural, readInput } from './io.js'
-import type { VerbContext } from './main.js'
+import type { VerbContext } from './verb.js'
 import { reportDiagnostics, writeJson } from './report.js'
 
 type Format = 'human' | 'json' | 'markdown'

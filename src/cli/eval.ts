@@ -5,7 +5,7 @@ import type { Command } from 'commander'
 import { Chalk } from 'chalk'
 import type { Program } from '../compiler/ir.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UsageError, UserError, claimStdin, plural, readInput, wantsColor } from './io.js'
-import type { VerbContext } from './main.js'
+import type { VerbContext } from './verb.js'
 import { type Format, diagnosticsJson, formatOption, hasError, reportDiagnostics } from './report.js'
 
 interface EvalOptions {

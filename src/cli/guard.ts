@@ -5,7 +5,7 @@
 import { Option, type Command } from 'commander'
 import type { AuditEvent, Transport } from '@perso/sdk'
 import { EXIT_CODES_HELP, type Io, UsageError, UserError, readInput } from './io.js'
-import type { VerbContext } from './main.js'
+import type { VerbContext } from './verb.js'
 
 interface GuardOptions {
   role?: string

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, join, relative, sep } from 'node:path'
 import { packageRoot } from '../paths.js'
 import { EXIT, EXIT_CODES_HELP, type Io, UserError, writeOutput } from './io.js'
-import type { VerbContext } from './main.js'
+import type { VerbContext } from './verb.js'
 
 const HELP = `
 Writes, in <dir> (default: the current directory):

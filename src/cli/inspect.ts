@@ -8,7 +8,7 @@ import type { Read } from '../compiler/ir.js'
 import { type BlobEntry, BlobFormatError, type PolicyBlob } from '../host/blob.js'
 import type { Metadata } from '@perso/sdk/internal/metadata'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UserError, readInput } from './io.js'
-import type { VerbContext } from './main.js'
+import type { VerbContext } from './verb.js'
 import { type Format, formatOption, writeJson } from './report.js'
 
 interface InspectOptions {

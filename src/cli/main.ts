@@ -6,19 +6,8 @@ import { EXIT, EXIT_CODES_HELP, type Io, UsageError, UserError } from './io.js'
 import { PERSO_VERSION } from '../version.js'
 
 export type { Io } from './io.js'
-
-export interface VerbContext {
-  io: Io
-  /** Sets the exit code the verb finished with. */
-  exit: (code: number) => void
-  /** Says the verb writes JSON on stdout (`--format json`): an error that ends it is written there too, as `{"error": "…"}`. */
-  json: () => void
-}
-
-/** A verb module (`src/cli/<verb>.ts`): declares its arguments, options, action, and `EXIT_CODES_HELP` after its help. */
-export interface Verb {
-  define(command: Command, context: VerbContext): void
-}
+export type { Verb, VerbContext } from './verb.js'
+import type { Verb } from './verb.js'
 
 /**
  * The verbs, one line each. A verb's module is imported only when it is the

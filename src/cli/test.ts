@@ -3,7 +3,7 @@
 
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { EXIT_CODES_HELP, UsageError } from './io.js'
-import type { VerbContext } from './main.js'
+import type { VerbContext } from './verb.js'
 import type { TestOptions } from '../testing/command.js'
 
 const HELP = `

@@ -10,8 +10,8 @@ import fc from 'fast-check'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { confirm, diffPrograms, type PairDiff, witnessTexts } from '../src/analysis/diff.js'
-import { type FieldValue, MISSING, forEachAssignment, spaceOf } from '../src/compiler/space.js'
+import { confirm, diffPrograms, type PairDiff, witnessOf, witnessTexts } from '../src/analysis/diff.js'
+import { type FieldValue, forEachAssignment, spaceOf } from '../src/compiler/space.js'
 import { check, compile } from '../src/compiler/compile.js'
 import type { Condition, Policy } from '../src/compiler/policy.js'
 import { RawArtifact } from '../packages/sdk/src/abi.js'
@@ -238,13 +238,8 @@ describe(`random policy pairs (seed ${SEED})`, () => {
         })
         const space = spaceOf(conditions)
         const ask = (values: readonly FieldValue[]): void => {
-          const w = { tool: d.tool!, role: d.role!, args: {}, agent_attrs: {}, resource_attrs: {}, old: 'Allow' as const, new: 'Allow' as const }
-          space.fields.forEach(({ source, field }, i) => {
-            if (values[i] === MISSING) return
-            const target: Record<string, unknown> = source === 'Arguments' ? w.args : source === 'AgentAttributes' ? w.agent_attrs : w.resource_attrs
-            Object.defineProperty(target, field, { value: values[i], enumerable: true, writable: true, configurable: true })
-          })
-          const { args, context } = witnessTexts(w)
+          // The request as a witness would be written (its decisions are the artifacts' to give here).
+          const { args, context } = witnessTexts(witnessOf(d.tool!, d.role!, space.fields, values, 'Allow', 'Allow'))
           const [old, now] = [decisionOf(askOld(d.tool!, args, context)), decisionOf(askNew(d.tool!, args, context))]
           tally.partition++
           if (old !== now) expectPredicted(d.tool!, d.role!, old, now, `${args} ${context}`)

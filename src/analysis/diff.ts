@@ -7,7 +7,7 @@
 import type { Program } from '../compiler/ir.js'
 import { label } from '../compiler/texts.js'
 import { type Decision, type PairRule, decide, noEntry, pairKey, pairRules } from '../compiler/decisions.js'
-import { type FieldValue, type Json, MISSING, fieldKey, forEachAssignment, spaceOf } from '../compiler/space.js'
+import { type FieldValue, type Json, MISSING, forEachRequest, spaceOf } from '../compiler/space.js'
 
 export type Verdict = 'same' | 'more permissive' | 'less permissive' | 'both ways' | 'unknown'
 
@@ -71,9 +71,7 @@ function diffPair(tool: string, role: string, was: PairRule, now: PairRule, budg
   }
   let gained: Witness | undefined
   let lost: Witness | undefined
-  const values = new Map<string, FieldValue>()
-  forEachAssignment(space, (assignment) => {
-    assignment.forEach((v, i) => values.set(fieldKey(space.fields[i]!), v))
+  forEachRequest(space, (values, assignment) => {
     const [before, after] = [decide(was, values), decide(now, values)]
     if (before === after) return true
     const witness = (): Witness => witnessOf(tool, role, space.fields, assignment, before, after)
@@ -108,7 +106,8 @@ function unlistedTool(...programs: Program[]): string {
   }
 }
 
-function witnessOf(tool: string, role: string, fields: readonly { source: string; field: string }[], values: readonly FieldValue[], old: Decision, now: Decision): Witness {
+/** The request whose fields (in `fields` order) have `values`, missing ones left out, with the two decisions it gets. */
+export function witnessOf(tool: string, role: string, fields: readonly { source: string; field: string }[], values: readonly FieldValue[], old: Decision, now: Decision): Witness {
   const witness: Witness = { tool, role, args: {}, agent_attrs: {}, resource_attrs: {}, old, new: now }
   fields.forEach(({ source, field }, i) => {
     const value = values[i]!

@@ -5,8 +5,9 @@
 // checks its decision against the artifact's before printing it.
 
 import { canonicalText } from '../compiler/canonical.js'
+import { compare } from '../compiler/decisions.js'
 import type { Condition, Node, Program, Read } from '../compiler/ir.js'
-import type { JsonNode } from '../compiler/json-tree.js'
+import { type JsonNode, walk } from '../compiler/json-tree.js'
 import { parse } from '../compiler/parse.js'
 import { label } from '../compiler/texts.js'
 
@@ -73,7 +74,9 @@ export function explain(program: Program, tool: string, argsText: Uint8Array, co
 
 /** The last member named `key` (spec §3: of repeated keys the last counts). */
 function member(object: JsonNode | undefined, key: string): JsonNode | undefined {
-  return object?.kind === 'object' ? object.members.findLast((m) => m.key === key)?.value : undefined
+  if (object?.kind !== 'object') return undefined
+  const { node, found } = walk(object, [key])
+  return found ? node : undefined
 }
 
 type Lookup = (read: Read) => { node: JsonNode; bytes: Uint8Array } | undefined
@@ -114,14 +117,6 @@ function evaluate(node: Node, condition: Condition, valueOf: Lookup): Step {
     default:
       throw new Error(`internal: unknown condition node ${(node satisfies never as { kind: string }).kind}`)
   }
-}
-
-function compare(actual: number, op: 'Lt' | 'Lte' | 'Gt' | 'Gte' | 'Eq', value: number): boolean {
-  if (op === 'Lt') return actual < value
-  if (op === 'Lte') return actual <= value
-  if (op === 'Gt') return actual > value
-  if (op === 'Gte') return actual >= value
-  return actual === value
 }
 
 const decoder = new TextDecoder()

@@ -58,7 +58,8 @@ export function holds(node: Node, reads: readonly Read[], values: Values): boole
   }
 }
 
-function compare(actual: number, op: 'Lt' | 'Lte' | 'Gt' | 'Gte' | 'Eq', value: number): boolean {
+/** A NumericCheck's comparison, in double arithmetic (spec §3). */
+export function compare(actual: number, op: 'Lt' | 'Lte' | 'Gt' | 'Gte' | 'Eq', value: number): boolean {
   switch (op) {
     case 'Lt':
       return actual < value

@@ -11,7 +11,7 @@ import { type PairRule, decide } from './decisions.js'
 import { type Replacement, pairList } from './expand.js'
 import { lowerCondition } from './lower.js'
 import type { Policy } from './policy.js'
-import { forEachAssignment, fieldKey, type FieldValue, spaceOf } from './space.js'
+import { type FieldValue, forEachRequest, spaceOf } from './space.js'
 import { label } from './texts.js'
 
 /** Most requests examined for one question: `perso check` stays interactive. */
@@ -97,10 +97,6 @@ function lostGuard(before: Lowered | null, after: Lowered | null): string {
 function each(conditions: readonly Lowered[], visit: (values: ReadonlyMap<string, FieldValue>) => boolean): boolean {
   const space = spaceOf(conditions)
   if (space.size > BUDGET) return false
-  const values = new Map<string, FieldValue>()
-  forEachAssignment(space, (assignment) => {
-    assignment.forEach((v, i) => values.set(fieldKey(space.fields[i]!), v))
-    return visit(values)
-  })
+  forEachRequest(space, visit)
   return true
 }

@@ -212,3 +212,17 @@ export function forEachAssignment(space: Space, visit: (values: readonly FieldVa
     if (i < 0) return
   }
 }
+
+/**
+ * Calls `visit` with every request of the space: the values by field key (what
+ * decisions.ts reads; one map, refilled for each request) and by position in
+ * `fields`; stops when it returns false.
+ */
+export function forEachRequest(space: Space, visit: (values: ReadonlyMap<string, FieldValue>, assignment: readonly FieldValue[]) => boolean): void {
+  const keys = space.fields.map(fieldKey)
+  const values = new Map<string, FieldValue>()
+  forEachAssignment(space, (assignment) => {
+    assignment.forEach((v, i) => values.set(keys[i]!, v))
+    return visit(values, assignment)
+  })
+}

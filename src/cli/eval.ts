@@ -128,16 +128,11 @@ export async function runEval(io: Io, file: string, options: EvalOptions): Promi
 async function explanationOf(policy: NonNullable<Artifact['policy']>, tool: string, args: string, context: string, decision: 'Allow' | 'Deny') {
   const { explain, explanationLines } = await import('../analysis/explain.js')
   const { parse } = await import('../compiler/parse.js')
-  const { SourceMap } = await import('../compiler/render.js')
+  const { rulePlaces } = await import('../compiler/render.js')
   const encoder = new TextEncoder()
   const explanation = explain(policy.program, tool, encoder.encode(args), encoder.encode(context))
   if ('error' in explanation) throw new Error(`the artifact decided a request the explanation cannot read (${explanation.error})`)
   if (explanation.decision !== decision) throw new Error(`the explanation decides ${explanation.decision} where the artifact decides ${decision}`)
-  const locate = parse(policy.source).locate
-  const map = new SourceMap(policy.source)
-  const where = (rule: number): string => {
-    const at = map.position(locate(['rules', rule]).start)
-    return `${policy.name}:${at.line}:${at.column}`
-  }
+  const where = rulePlaces(policy.source, policy.name, parse(policy.source).locate)
   return { explanation, lines: explanationLines(explanation, where) }
 }

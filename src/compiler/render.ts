@@ -2,7 +2,7 @@
 // source line, a caret underline, help) or what a machine reads (JSON).
 
 import { Chalk } from 'chalk'
-import type { Diagnostic, Span } from './diagnostics.js'
+import type { Diagnostic, Locate, Span } from './diagnostics.js'
 
 export interface RenderOptions {
   color: boolean
@@ -79,6 +79,15 @@ export class SourceMap {
       else hi = mid - 1
     }
     return lo
+  }
+}
+
+/** Where each rule of a policy starts, as `file:line:col` (`locate` from parse.ts). */
+export function rulePlaces(source: Uint8Array, file: string, locate: Locate): (rule: number) => string {
+  const map = new SourceMap(source)
+  return (rule) => {
+    const at = map.position(locate(['rules', rule]).start)
+    return `${file}:${at.line}:${at.column}`
   }
 }
 

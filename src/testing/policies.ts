@@ -125,15 +125,13 @@ async function fromArtifact(path: string, wasm: Uint8Array, built?: CompileResul
 
 /** Rule names from the policy itself: its `tool_name`, roles, position and condition label. */
 async function rulesFromSource(path: string, built: CompileResult): Promise<RuleInfo[]> {
-  const [{ parse }, { SourceMap }, { label }] = await Promise.all([
+  const [{ parse }, { rulePlaces }, { label }] = await Promise.all([
     import('../compiler/parse.js'), import('../compiler/render.js'), import('../compiler/texts.js'),
   ])
-  const { locate } = parse(built.source)
-  const map = new SourceMap(built.source)
+  const where = rulePlaces(built.source, path, parse(built.source).locate)
   const conditions = new Map((built.program?.conditions ?? []).map((c) => [c.rule, label(c.root, c.reads)]))
   return (built.policy?.rules ?? []).map((rule, i): RuleInfo => {
-    const at = map.position(locate(['rules', i]).start)
-    const info: RuleInfo = { label: `\`${rule.tool_name}\` for ${rule.roles.map((r) => `\`${r}\``).join(', ')}`, where: `${path}:${at.line}:${at.column}` }
+    const info: RuleInfo = { label: `\`${rule.tool_name}\` for ${rule.roles.map((r) => `\`${r}\``).join(', ')}`, where: where(i) }
     const condition = conditions.get(i)
     if (condition !== undefined) info.condition = condition
     return info

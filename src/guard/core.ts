@@ -43,9 +43,8 @@ export class GuardCore {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Whether a caller sees the tool: shadow mode shows every tool. */
-  listed(name: unknown): boolean {
-    if (this.mode === 'shadow') return true
+  /** Whether the artifact could allow the role to call the tool. */
+  private mayAllow(name: unknown): boolean {
     return typeof name === 'string' && this.perso.mayAllow(name, this.identity.role)
   }
 
@@ -58,11 +57,13 @@ export class GuardCore {
     if (!isObject(result) || !Array.isArray(result.tools)) return this.mode === 'shadow' ? result : { ...(isObject(result) ? result : {}), tools: [] }
     const tools = result.tools as unknown[]
     const names = tools.map((t) => (isObject(t) ? t.name : undefined))
+    // Asked once per tool: the report and the filter both use the answers. Shadow mode lists every tool.
+    const allowed = names.map((name) => this.mayAllow(name))
     if (!this.listedOnce) {
       this.listedOnce = true
-      this.report(names.filter((n): n is string => typeof n === 'string'))
+      this.report(names.flatMap((name, i) => (typeof name === 'string' ? [{ name, allowed: allowed[i]! }] : [])))
     }
-    return { ...result, tools: tools.filter((_, i) => this.listed(names[i])) }
+    return this.mode === 'shadow' ? result : { ...result, tools: tools.filter((_, i) => allowed[i]) }
   }
 
   /** The decision on a tools/call request's params; `requestId` goes into the audit event and the denial. */
@@ -106,16 +107,13 @@ export class GuardCore {
   }
 
   /** The tools the policy does not name, and the tools it names that the upstream does not offer. */
-  private report(upstream: string[]): void {
-    const hidden = upstream.filter((name) => !this.perso.mayAllow(name, this.identity.role))
+  private report(upstream: { name: string; allowed: boolean }[]): void {
+    const hidden = upstream.filter((t) => !t.allowed).map((t) => t.name)
     if (hidden.length > 0) this.log(`${hidden.length} upstream tool${hidden.length === 1 ? '' : 's'} hidden from role \`${this.identity.role}\` (every call denied): ${hidden.join(', ')}`)
     const named = new Set(this.perso.metadata.tools)
-    const unnamed = upstream.filter((name) => !named.has(name))
-    if (unnamed.length > 0) {
-      const open = unnamed.filter((name) => this.perso.mayAllow(name, this.identity.role))
-      if (open.length > 0) this.log(`WARNING: the policy does not name ${open.join(', ')}, and its default_action Allow lets \`${this.identity.role}\` call ${open.length === 1 ? 'it' : 'them'}`)
-    }
-    const offered = new Set(upstream)
+    const open = upstream.filter((t) => t.allowed && !named.has(t.name)).map((t) => t.name)
+    if (open.length > 0) this.log(`WARNING: the policy does not name ${open.join(', ')}, and its default_action Allow lets \`${this.identity.role}\` call ${open.length === 1 ? 'it' : 'them'}`)
+    const offered = new Set(upstream.map((t) => t.name))
     const missing = this.perso.metadata.tools.filter((name) => !offered.has(name))
     if (missing.length > 0) this.log(`the upstream does not offer ${missing.length === 1 ? 'this tool the policy names' : 'these tools the policy names'}: ${missing.join(', ')}`)
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import ts from 'typescript'
 import { compareMedians, printTable } from './measure.js'
-import { SDK_REQUESTS as REQUESTS } from './scenarios.js'
+import { SDK_REQUESTS as REQUESTS, cycling } from './scenarios.js'
 
 const root = new URL('../', import.meta.url)
 const { compile, Perso } = await import(new URL('dist/src/index.js', root).href)
@@ -16,16 +16,6 @@ const { RawArtifact } = await import(new URL('packages/sdk/dist/esm/abi.js', roo
 
 /** The context object of each request as the raw ABI reads it, built once (not part of any timing). */
 const CONTEXTS = REQUESTS.map((r) => ({ role: r.role, agent_attrs: r.agentAttributes, resource_attrs: r.resourceAttributes }))
-
-/** A function that makes one decision per call, cycling through the scenario. */
-function cycling(decide) {
-  let i = 0
-  return () => {
-    const k = i
-    i = i === REQUESTS.length - 1 ? 0 : i + 1
-    return decide(k)
-  }
-}
 
 /** The same rules as fixtures/crm.json, written by hand: the floor. */
 function handWritten(tool, role, args, agent, resource) {

@@ -44,3 +44,13 @@ export const SDK_REQUESTS = [
   { tool: 'export_data', args: { format: 'csv' }, role: 'manager', agentAttributes: { user_id: 'mgr-001' }, resourceAttributes: { env: 'production' } },
   { tool: 'drop_database', args: {}, role: 'admin', agentAttributes: {}, resourceAttributes: {} },
 ]
+
+/** A function that makes one decision per call, cycling through SDK_REQUESTS (`decide` takes the request's index). */
+export function cycling(decide) {
+  let i = 0
+  return () => {
+    const k = i
+    i = i === SDK_REQUESTS.length - 1 ? 0 : i + 1
+    return decide(k)
+  }
+}

@@ -9,7 +9,7 @@ import { compareMedians, printTable } from './measure.js'
 const root = new URL('../', import.meta.url)
 const { compile, Perso } = await import(new URL('dist/src/index.js', root).href)
 const { readRequest } = await import(new URL('packages/sdk/dist/esm/request.js', root).href)
-const { SDK_REQUESTS: REQUESTS } = await import('./scenarios.js')
+const { SDK_REQUESTS: REQUESTS, cycling } = await import('./scenarios.js')
 
 const compiled = await compile(readFileSync(new URL('fixtures/crm.json', root)), { filename: 'fixtures/crm.json' })
 const sdk = await Perso.load(compiled.wasm)
@@ -17,15 +17,6 @@ const views = REQUESTS.map((r) => readRequest(r, r.tool).view)
 // The SDK's fast path (a private member): it names what a warm pair's walk keeps.
 const fast = sdk.fast
 for (const r of REQUESTS) sdk.evaluateSync(r)
-
-function cycling(fn) {
-  let i = 0
-  return () => {
-    const k = i
-    i = i === REQUESTS.length - 1 ? 0 : i + 1
-    return fn(k)
-  }
-}
 
 const medians = compareMedians(
   {

@@ -30,7 +30,8 @@ let end: usize = 0
 export function startKept(): void {
   let count = <usize>header(Header.EntryCount)
   let need: u64 = 0
-  for (let i: usize = 0; i < count; i++) {
+  // Past the limit the arena is the limit: the rest of a large table need not be read.
+  for (let i: usize = 0; i < count && need < ARENA_LIMIT; i++) {
     let entry = <usize>header(Header.EntriesPtr) + i * Entry.Size
     // A name of n bytes escapes to at most 6n.
     need += (ANSWER_FIXED + 6 * (<u64>load<u32>(entry, Entry.ToolLen) + <u64>load<u32>(entry, Entry.RoleLen)) + 31) & ~<u64>15

@@ -152,6 +152,31 @@ try {
   }
   r = run(process.execPath, ['--input-type=module', '-e', "const { Perso, compile } = await import('perso'); const c = await compile(JSON.stringify({version:'v',default_action:'Deny',tools:['t'],roles:['r'],rules:[{tool_name:'t',roles:['r']}]})); console.log((await Perso.load(c.wasm)).evaluateSync({ tool: 't', role: 'r' }).decision)"], cli)
   check(r.status === 0 && r.out.trim() === 'Allow', "import('perso'): the SDK and compile", r.out.trim())
+  // perso/mcp in a server of the user's own: a denied call never reaches its tool.
+  writeFileSync(
+    join(cli, 'server.mjs'),
+    `import { Perso } from 'perso'
+import { guard } from 'perso/mcp'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
+const ran = []
+const server = new McpServer({ name: 'crm', version: '1' })
+for (const name of ['view_customer', 'delete_customer']) server.registerTool(name, {}, async () => (ran.push(name), { content: [] }))
+guard(server, { policy: await Perso.load('policy.wasm'), identity: () => ({ role: 'agent' }) })
+const [a, b] = InMemoryTransport.createLinkedPair()
+await server.connect(b)
+const client = new Client({ name: 'c', version: '1' })
+await client.connect(a)
+const listed = (await client.listTools()).tools.map((t) => t.name)
+const denied = (await client.callTool({ name: 'delete_customer', arguments: {} })).isError
+await client.callTool({ name: 'view_customer', arguments: {} })
+console.log(JSON.stringify({ listed, denied, ran }))
+await client.close()
+`,
+  )
+  r = run(process.execPath, ['server.mjs'], cli)
+  check(r.status === 0 && r.out.trim() === '{"listed":["view_customer"],"denied":true,"ran":["view_customer"]}', "import { guard } from 'perso/mcp' in the user's McpServer", r.out.trim())
   r = run(process.execPath, ['-e', "const { Perso } = require('perso'); Perso.load('policy.wasm').then((p) => console.log(p.evaluateSync({ tool: 'view_customer', role: 'agent' }).decision))"], cli)
   check(r.status === 0 && r.out.trim() === 'Allow', "require('perso'): the SDK", r.out.trim())
 } finally {

@@ -47,6 +47,12 @@ describe('entry points load what they need and no more', () => {
     expect(files.some((f) => f.startsWith('packages/sdk/dist/esm/'))).toBe(true)
   })
 
+  it('perso/mcp: the SDK and the guard\'s decisions; no compiler, and not even the MCP SDK (the server brings its own)', () => {
+    const files = loaded(['--input-type=module', '-e', "await import('perso/mcp')"])
+    expect(files.some((f) => f === 'dist/src/guard/middleware.js')).toBe(true)
+    expect(files.filter((f) => COMPILER.test(f) || f.includes('node_modules/@modelcontextprotocol/'))).toEqual([])
+  })
+
   it('perso eval on an artifact: no module of the compiler, ajv, yaml, wabt or binaryen', () => {
     const wasm = join(dir, 'crm.wasm')
     const compiled = spawnSync(process.execPath, [join(root, 'bin/perso.js'), 'compile', 'fixtures/crm.json', '-o', wasm], { cwd: root })

@@ -92,9 +92,9 @@ export async function runGuard(io: Io, policyPath: string, argv: string[], optio
   }
   const { GuardCore } = await import('../guard/core.js')
   const { runStdioGuard } = await import('../guard/stdio.js')
-  const core = new GuardCore(perso, identity, options.mode, options.denyAs, log)
+  const core = new GuardCore(perso, options.mode, options.denyAs, log)
   log(`${options.mode === 'shadow' ? 'shadow mode: deciding without enforcing' : 'enforcing'} policy ${perso.policyVersion} for role \`${role}\` in front of \`${[command, ...args].join(' ')}\``)
-  const code = await runStdioGuard(core, { command, args, log })
+  const code = await runStdioGuard(core, { identity, command, args, log })
   await perso.close()
   return code
 }

@@ -30,57 +30,61 @@ export interface Call {
 /** A JSON object (not an array, not null). */
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/**
+ * The decisions of one guard, for any number of callers: the stdio proxy has
+ * one identity for its whole life, the middleware (mcp.ts) one per request.
+ */
 export class GuardCore {
   /** Decisions per tool, for shadow mode's summary. */
   readonly tally = new Map<string, { allowed: number; denied: number }>()
-  private listedOnce = false
+  /** The roles whose first list has been reported. */
+  private readonly reported = new Set<string>()
 
   constructor(
     private readonly perso: Perso,
-    private readonly identity: Identity,
     private readonly mode: Mode,
     private readonly denyAs: DenyAs,
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Whether the artifact could allow the role to call the tool. */
-  private mayAllow(name: unknown): boolean {
-    return typeof name === 'string' && this.perso.mayAllow(name, this.identity.role)
-  }
-
   /**
-   * A tools/list result with only the tools the caller may call (its other
-   * members, the cursor included, unchanged). The first list also says on
-   * stderr which upstream tools the policy does not name.
+   * A tools/list result with only the tools `identity` may call (its other
+   * members, the cursor included, unchanged). A role's first list also says
+   * on stderr which upstream tools the policy does not name.
    */
-  filterList(result: unknown): unknown {
+  filterList(result: unknown, identity: Identity): unknown {
     if (!isObject(result) || !Array.isArray(result.tools)) return this.mode === 'shadow' ? result : { ...(isObject(result) ? result : {}), tools: [] }
     const tools = result.tools as unknown[]
     const names = tools.map((t) => (isObject(t) ? t.name : undefined))
     // Asked once per tool: the report and the filter both use the answers. Shadow mode lists every tool.
-    const allowed = names.map((name) => this.mayAllow(name))
-    if (!this.listedOnce) {
-      this.listedOnce = true
-      this.report(names.flatMap((name, i) => (typeof name === 'string' ? [{ name, allowed: allowed[i]! }] : [])))
+    const allowed = names.map((name) => typeof name === 'string' && this.perso.mayAllow(name, identity.role))
+    if (!this.reported.has(identity.role)) {
+      this.reported.add(identity.role)
+      this.report(identity.role, names.flatMap((name, i) => (typeof name === 'string' ? [{ name, allowed: allowed[i]! }] : [])))
     }
     return this.mode === 'shadow' ? result : { ...result, tools: tools.filter((_, i) => allowed[i]) }
   }
 
-  /** The decision on a tools/call request's params; `requestId` goes into the audit event and the denial. */
-  call(params: unknown, requestId: string | number): Call {
+  /**
+   * The decision on a tools/call request's params for `identity` (none: the
+   * caller could not be identified, and is denied); `requestId` goes into the
+   * audit event and the denial.
+   */
+  call(params: unknown, identity: Identity | undefined, requestId: string | number): Call {
     const name = isObject(params) ? params.name : undefined
     const args = isObject(params) ? params.arguments : undefined
     let decision: Decision
-    if (typeof name !== 'string') decision = { decision: 'Deny', reason: 'perso guard: tools/call without a tool name' }
+    if (identity === undefined) decision = { decision: 'Deny', reason: 'perso guard: no identity for this request' }
+    else if (typeof name !== 'string') decision = { decision: 'Deny', reason: 'perso guard: tools/call without a tool name' }
     else if (args !== undefined && !isObject(args)) decision = { decision: 'Deny', reason: 'perso guard: the arguments are not a JSON object' }
     else {
       try {
         decision = this.perso.evaluateSync({
           tool: name,
           args: args ?? {},
-          role: this.identity.role,
-          agentAttributes: this.identity.agent ?? {},
-          resourceAttributes: this.identity.resource ?? {},
+          role: identity.role,
+          agentAttributes: identity.agent ?? {},
+          resourceAttributes: identity.resource ?? {},
           traceId: String(requestId),
         })
       } catch (e) {
@@ -107,12 +111,12 @@ export class GuardCore {
   }
 
   /** The tools the policy does not name, and the tools it names that the upstream does not offer. */
-  private report(upstream: { name: string; allowed: boolean }[]): void {
+  private report(role: string, upstream: { name: string; allowed: boolean }[]): void {
     const hidden = upstream.filter((t) => !t.allowed).map((t) => t.name)
-    if (hidden.length > 0) this.log(`${hidden.length} upstream tool${hidden.length === 1 ? '' : 's'} hidden from role \`${this.identity.role}\` (every call denied): ${hidden.join(', ')}`)
+    if (hidden.length > 0) this.log(`${hidden.length} upstream tool${hidden.length === 1 ? '' : 's'} hidden from role \`${role}\` (every call denied): ${hidden.join(', ')}`)
     const named = new Set(this.perso.metadata.tools)
     const open = upstream.filter((t) => t.allowed && !named.has(t.name)).map((t) => t.name)
-    if (open.length > 0) this.log(`WARNING: the policy does not name ${open.join(', ')}, and its default_action Allow lets \`${this.identity.role}\` call ${open.length === 1 ? 'it' : 'them'}`)
+    if (open.length > 0) this.log(`WARNING: the policy does not name ${open.join(', ')}, and its default_action Allow lets \`${role}\` call ${open.length === 1 ? 'it' : 'them'}`)
     const offered = new Set(upstream.map((t) => t.name))
     const missing = this.perso.metadata.tools.filter((name) => !offered.has(name))
     if (missing.length > 0) this.log(`the upstream does not offer ${missing.length === 1 ? 'this tool the policy names' : 'these tools the policy names'}: ${missing.join(', ')}`)

@@ -9,7 +9,7 @@
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
-import type { GuardCore } from './core.js'
+import type { GuardCore, Identity } from './core.js'
 
 type Id = string | number
 
@@ -24,6 +24,8 @@ interface Message {
 }
 
 export interface StdioGuardOptions {
+  /** The caller's identity, for the whole session. */
+  identity: Identity
   command: string
   args: string[]
   log: (line: string) => void
@@ -73,7 +75,7 @@ export function runStdioGuard(core: GuardCore, options: StdioGuardOptions): Prom
       if (message.method === 'tools/call') {
         let call
         try {
-          call = core.call(message.params, id)
+          call = core.call(message.params, options.identity, id)
         } catch (e) {
           // Any failure inside the guard is a denial: the call never reaches the upstream.
           return toClient({ jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `perso guard: ${e instanceof Error ? e.message : String(e)}` } })
@@ -99,7 +101,7 @@ export function runStdioGuard(core: GuardCore, options: StdioGuardOptions): Prom
         pending.delete(id)
         if (lists.delete(id) && message.result !== undefined) {
           try {
-            return toClient({ ...message, result: core.filterList(message.result) })
+            return toClient({ ...message, result: core.filterList(message.result, options.identity) })
           } catch (e) {
             // Nothing is shown that cannot be shown to be allowed.
             return toClient({ jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `perso guard: could not filter the tool list: ${e instanceof Error ? e.message : String(e)}` } })

@@ -22,7 +22,12 @@ async function perso(argv: string[]): Promise<{ code: number; out: string }> {
   return { code, out }
 }
 
-const cases = (dir: string) => readdirSync(join(root, dir)).filter((f) => f.endsWith('.json')).sort().map((f) => `${dir}/${f}`)
+const cases = (dir: string) => readdirSync(join(root, dir)).filter((f) => f.endsWith('.json') && !f.endsWith('.tools.lock.json')).sort().map((f) => `${dir}/${f}`)
+/** A fixture with a `<name>.tools.lock.json` beside it is checked against that server's tools. */
+const lockOf = (file: string): string[] => {
+  const lock = file.replace(/\.json$/, '.tools.lock.json')
+  return existsSync(join(root, lock)) ? ['--tools', lock] : []
+}
 
 describe.each([
   ['fixtures/invalid', 2],
@@ -31,7 +36,7 @@ describe.each([
   it('has fixtures', () => expect(cases(dir).length).toBeGreaterThan(0))
 
   it.each(cases(dir))('%s', async (file) => {
-    const { code, out } = await perso(['check', file])
+    const { code, out } = await perso(['check', file, ...lockOf(file)])
     expect(out).not.toMatch(/\n\s+at /)
     expect(code).toBe(exitCode)
     const golden = join(root, file.replace(/\.json$/, '.expected.txt'))

@@ -32,7 +32,7 @@ const NOT_RUN: Record<string, string> = {
   'npm ci && npm test': 'the fresh-clone command: .ci/run runs it on a clean clone',
   'npm install @perso/sdk': 'a registry install: the packaging test installs the packed SDK the same way',
   'import json, struct, wasmtime': 'needs wasmtime for Python, from PyPI, which CI cannot reach; test/host-patterns.test.ts drives the same ABI calls',
-  'perso check   <policy.json|-> [--strict] [--format human|json]': 'a synopsis, not a command',
+  'perso check   <policy.json|-> [--strict] [--tools tools.lock.json] [--format human|json]': 'a synopsis, not a command',
   'parse → validate → expand → lower → codegen → emit': 'a picture of the pipeline',
   'npm ci            # installs and builds (the SDK, the runtime template, the CLI)': 'the repository’s own scripts, run by .ci/run',
 }

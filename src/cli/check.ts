@@ -2,13 +2,17 @@
 // then a one-line summary. Loads the compiler's front end only, never binaryen.
 
 import type { Command } from 'commander'
+import type { ToolsLock } from '../analysis/lock.js'
 import type { Diagnostic } from '../compiler/diagnostics.js'
+import type { Policy } from '../compiler/policy.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, plural, readInput } from './io.js'
+import { readLock } from './lock.js'
 import type { VerbContext } from './verb.js'
 import { type Format, formatOption, reportDiagnostics } from './report.js'
 
 interface CheckOptions {
   strict?: boolean
+  tools?: string
   format: Format
 }
 
@@ -16,6 +20,7 @@ export function define(command: Command, { io, exit, json }: VerbContext): void 
   command
     .argument('<policy>', 'the policy JSON file, or - for stdin')
     .option('--strict', 'treat warnings as errors')
+    .option('--tools <lock>', "check the policy against the server's tools in a tools.lock.json (perso scan writes it)")
     .addOption(formatOption('how to print diagnostics (json: the array of diagnostics)'))
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (file: string, options: CheckOptions) => {
@@ -27,14 +32,26 @@ export function define(command: Command, { io, exit, json }: VerbContext): void 
 export async function runCheck(io: Io, file: string, options: CheckOptions): Promise<number> {
   const source = await readInput(io, file)
   const name = file === STDIN ? STDIN_NAME : file
+  const lock = options.tools === undefined ? undefined : await readLock(io, options.tools)
   const { check } = await import('../compiler/compile.js')
-  const result = check(source, { filename: name, strict: options.strict === true })
+  const result = check(source, { filename: name, strict: options.strict === true, ...(lock ? { tools: lock.tools } : {}) })
   const { diagnostics } = result
   const failed = await reportDiagnostics(io, io.stdout, diagnostics, source, name, options.format)
   if (options.format === 'human') {
     io.stdout(`${name}: ${summary(diagnostics, result.policy?.rules.length, result.table?.size)}\n`)
+    if (lock !== undefined && result.policy !== undefined) io.stdout(`${options.tools}: ${toolsSummary(result.policy, lock)}\n`)
   }
   return failed ? EXIT.invalid : EXIT.ok
+}
+
+
+/** `14 server tools, 4 named by the policy; 10 hidden and denied to every role: …` */
+function toolsSummary(policy: Policy, lock: ToolsLock): string {
+  const named = new Set(policy.tools)
+  const unnamed = lock.tools.map((t) => t.name).filter((name) => !named.has(name))
+  const head = `${plural(lock.tools.length, 'server tool')}, ${lock.tools.length - unnamed.length} named by the policy`
+  if (unnamed.length === 0) return head
+  return `${head}; ${unnamed.length} ${policy.default_action === 'Deny' ? 'hidden and denied to every role' : 'allowed to every role by default_action Allow'}: ${unnamed.join(', ')}`
 }
 
 /** `ok (7 rules, 21 table entries, 2 warnings)` or `3 errors, 1 warning`. */

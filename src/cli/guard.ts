@@ -6,6 +6,8 @@ import { Option, type Command } from 'commander'
 import type { AuditEvent, Transport } from '@perso/sdk'
 import { EXIT_CODES_HELP, type Io, UsageError, UserError, readInput } from './io.js'
 import type { VerbContext } from './verb.js'
+import { readLock } from './lock.js'
+import type { Pin } from '../guard/core.js'
 
 interface GuardOptions {
   role?: string
@@ -15,6 +17,7 @@ interface GuardOptions {
   denyAs: 'result' | 'error'
   audit?: string
   auditArgs?: boolean
+  pin?: string
 }
 
 const HELP = `
@@ -38,6 +41,7 @@ export function define(command: Command, { io, exit }: VerbContext): void {
     .addOption(new Option('--deny-as <shape>', 'a denied call answers a tool result with isError, or a JSON-RPC error').choices(['result', 'error']).default('result'))
     .option('--audit <file>', 'one JSONL record per decision, to a file or - (stderr)')
     .option('--audit-args', 'put argument values in audit records (default: their SHA-256 only)')
+    .option('--pin <lock>', 'hide and deny every upstream tool whose definition does not match its hash in this tools.lock.json (perso scan writes it)')
     .addHelpText('after', `${HELP}${EXIT_CODES_HELP}`)
     .action(async (policy: string, argv: string[], options: GuardOptions) => exit(await runGuard(io, policy, argv, options)))
 }
@@ -90,10 +94,12 @@ export async function runGuard(io: Io, policyPath: string, argv: string[], optio
   } catch (e) {
     throw new UserError(`\`${policyPath}\` is not a usable perso artifact: ${e instanceof Error ? e.message : String(e)}`)
   }
+  const lock = options.pin === undefined ? undefined : await readLock(io, options.pin)
+  const pin: Pin | undefined = lock && { path: options.pin!, tools: new Map(lock.tools.map((t) => [t.name, t.hash])) }
   const { GuardCore } = await import('../guard/core.js')
   const { runStdioGuard } = await import('../guard/stdio.js')
-  const core = new GuardCore(perso, options.mode, options.denyAs, log)
-  log(`${options.mode === 'shadow' ? 'shadow mode: deciding without enforcing' : 'enforcing'} policy ${perso.policyVersion} for role \`${role}\` in front of \`${[command, ...args].join(' ')}\``)
+  const core = new GuardCore(perso, options.mode, options.denyAs, log, pin)
+  log(`${options.mode === 'shadow' ? 'shadow mode: deciding without enforcing' : 'enforcing'} policy ${perso.policyVersion} for role \`${role}\` in front of \`${[command, ...args].join(' ')}\`${pin ? `, tools pinned to ${pin.path} (${pin.tools.size})` : ''}`)
   const code = await runStdioGuard(core, { identity, command, args, log })
   await perso.close()
   return code

@@ -23,6 +23,7 @@ const VERBS: { name: string; summary: string; load: () => Promise<Verb> }[] = [
   { name: 'guard', summary: 'put a policy in front of an MCP server (stdio): filter its tools, decide every call', load: () => import('./guard.js') },
   { name: 'init', summary: 'write a starter policy, its test suite and a CI workflow', load: () => import('./init.js') },
   { name: 'inspect', summary: "print an artifact's metadata, and with --wat its disassembly", load: () => import('./inspect.js') },
+  { name: 'scan', summary: "write an MCP server's tools, each with the hash of its definition, to tools.lock.json", load: () => import('./scan.js') },
   { name: 'test', summary: 'run test suites against the compiled artifacts of their policies', load: () => import('./test.js') },
 ]
 

@@ -5,6 +5,7 @@ import type { Diagnostic } from './diagnostics.js'
 import { hasErrors } from './diagnostics.js'
 import { expand, type Table } from './expand.js'
 import { semanticWarnings } from './semantics.js'
+import { type ServerTool, toolWarnings } from './tools.js'
 import type { Program } from './ir.js'
 import { lower } from './lower.js'
 import { parse } from './parse.js'
@@ -18,6 +19,8 @@ export interface CompileOptions {
   filename?: string
   /** Turn every warning into an error. */
   strict?: boolean
+  /** The tools the MCP server offers (a tools.lock.json's): check the policy against them too (tools.ts). */
+  tools?: readonly ServerTool[]
 }
 
 export interface CheckResult {
@@ -58,6 +61,7 @@ export function check(source: string | Uint8Array, options: CompileOptions = {})
   const policy = validated.policy
   const expanded = expand(policy, parsed.locate)
   diagnostics.push(...expanded.diagnostics, ...semanticWarnings(policy, expanded.replacements, parsed.locate))
+  if (options.tools !== undefined) diagnostics.push(...toolWarnings(policy, options.tools, parsed.locate))
   const program = lower(policy, expanded.table, sha256Hex(bytes), sha256Hex(canonicalText(parsed.tree, bytes)))
   return finish({ policy, table: expanded.table, program })
 }

@@ -40,4 +40,5 @@ export type Locate = (path: readonly (string | number)[], part?: 'key' | 'value'
 // Code ranges, so phases written in parallel do not collide:
 //   E001–E019 parse.ts (JSON syntax), E020–E039 validate.ts (schema),
 //   W001–W009 validate.ts (unknown top-level keys); expand.ts uses W101 and up;
-//   E200–E212, W206–W207 suite files of `perso test` (src/testing/).
+//   E200–E212, W206–W207 suite files of `perso test` (src/testing/);
+//   W301–W304 tools.ts (the policy against a server's tools.lock.json).

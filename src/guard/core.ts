@@ -4,7 +4,14 @@
 // list comes from `Perso.mayAllow`, each call from `Perso.evaluateSync` on the
 // exact arguments object that is forwarded. Anything unexpected is a denial.
 
-import type { Decision, Perso } from '@perso/sdk'
+import type { Decision, EvaluateRequest, Perso } from '@perso/sdk'
+import { toolHash } from '../analysis/lock.js'
+
+/** `--pin tools.lock.json`: the hash each tool's definition must have, by name. */
+export interface Pin {
+  path: string
+  tools: ReadonlyMap<string, string>
+}
 
 /** Who is calling: fixed by whoever starts the guard, never by the model or the arguments. */
 export interface Identity {
@@ -39,13 +46,52 @@ export class GuardCore {
   readonly tally = new Map<string, { allowed: number; denied: number }>()
   /** The roles whose first list has been reported. */
   private readonly reported = new Set<string>()
+  /** Under a pin: each tool the upstream listed, and why it may not be called (undefined: it matches its pin). */
+  private readonly pinned = new Map<string, string | undefined>()
+  /** The (tool, hash) mismatches already said on stderr. */
+  private readonly pinReported = new Set<string>()
 
   constructor(
     private readonly perso: Perso,
     private readonly mode: Mode,
     private readonly denyAs: DenyAs,
     private readonly log: (line: string) => void,
+    private readonly pin?: Pin,
   ) {}
+
+  /**
+   * Under a pin: why `name` may not be called, from the latest definition the
+   * upstream listed for it (undefined: it matches its pin). A tool not listed
+   * since the guard started, or since the upstream said its list changed, is
+   * unchecked and may not be called either.
+   */
+  private unpinned(name: string): string | undefined {
+    if (this.pin === undefined) return undefined
+    if (this.pinned.has(name)) return this.pinned.get(name)
+    return `perso guard: \`${name}\` has not been listed since the upstream started or changed its tools, so its definition is unchecked against ${this.pin.path}`
+  }
+
+  /** Compares one listed tool definition with its pin, and says on stderr (and once) when it does not match. */
+  private checkPin(definition: unknown): void {
+    if (this.pin === undefined || !isObject(definition) || typeof definition.name !== 'string') return
+    const name = definition.name
+    const locked = this.pin.tools.get(name)
+    const hash = toolHash(definition)
+    const why =
+      locked === undefined ? `perso guard: \`${name}\` is not pinned in ${this.pin.path}; scan the server again to allow it`
+      : locked !== hash ? `perso guard: the definition of \`${name}\` changed since it was pinned in ${this.pin.path}`
+      : undefined
+    this.pinned.set(name, why)
+    if (why !== undefined && !this.pinReported.has(`${name} ${hash}`)) {
+      this.pinReported.add(`${name} ${hash}`)
+      this.log(locked === undefined ? `\`${name}\` is new: not in ${this.pin.path}, so hidden and denied` : `\`${name}\` no longer matches ${this.pin.path} (its definition now hashes ${hash}): hidden and denied`)
+    }
+  }
+
+  /** The upstream said its tool list changed: no tool may be called until its new definition has been listed and checked. */
+  toolsChanged(): void {
+    this.pinned.clear()
+  }
 
   /**
    * A tools/list result with only the tools `identity` may call (its other
@@ -57,7 +103,8 @@ export class GuardCore {
     const tools = result.tools as unknown[]
     const names = tools.map((t) => (isObject(t) ? t.name : undefined))
     // Asked once per tool: the report and the filter both use the answers. Shadow mode lists every tool.
-    const allowed = names.map((name) => typeof name === 'string' && this.perso.mayAllow(name, identity.role))
+    if (this.pin !== undefined) tools.forEach((t) => this.checkPin(t))
+    const allowed = names.map((name) => typeof name === 'string' && this.unpinned(name) === undefined && this.perso.mayAllow(name, identity.role))
     if (!this.reported.has(identity.role)) {
       this.reported.add(identity.role)
       this.report(identity.role, names.flatMap((name, i) => (typeof name === 'string' ? [{ name, allowed: allowed[i]! }] : [])))
@@ -73,25 +120,27 @@ export class GuardCore {
   call(params: unknown, identity: Identity | undefined, requestId: string | number): Call {
     const name = isObject(params) ? params.name : undefined
     const args = isObject(params) ? params.arguments : undefined
-    let decision: Decision
-    if (identity === undefined) decision = { decision: 'Deny', reason: 'perso guard: no identity for this request' }
-    else if (typeof name !== 'string') decision = { decision: 'Deny', reason: 'perso guard: tools/call without a tool name' }
-    else if (args !== undefined && !isObject(args)) decision = { decision: 'Deny', reason: 'perso guard: the arguments are not a JSON object' }
-    else {
-      try {
-        decision = this.perso.evaluateSync({
-          tool: name,
-          args: args ?? {},
-          role: identity.role,
-          agentAttributes: identity.agent ?? {},
-          resourceAttributes: identity.resource ?? {},
-          traceId: String(requestId),
-        })
-      } catch (e) {
-        decision = { decision: 'Deny', reason: `perso guard: ${e instanceof Error ? e.message : String(e)}` }
-      }
-    }
     const tool = typeof name === 'string' ? name : '(no name)'
+    const request = {
+      tool,
+      args: args ?? {},
+      role: identity?.role,
+      agentAttributes: identity?.agent ?? {},
+      resourceAttributes: identity?.resource ?? {},
+      traceId: String(requestId),
+    } as EvaluateRequest
+    const refusal =
+      identity === undefined ? 'perso guard: no identity for this request'
+      : typeof name !== 'string' ? 'perso guard: tools/call without a tool name'
+      : args !== undefined && !isObject(args) ? 'perso guard: the arguments are not a JSON object'
+      : this.pin !== undefined ? this.unpinned(name)
+      : undefined
+    let decision: Decision
+    try {
+      decision = refusal !== undefined ? this.perso.refuse(request, refusal) : this.perso.evaluateSync(request)
+    } catch (e) {
+      decision = { decision: 'Deny', reason: `perso guard: ${e instanceof Error ? e.message : String(e)}` }
+    }
     const counts = this.tally.get(tool) ?? { allowed: 0, denied: 0 }
     counts[decision.decision === 'Allow' ? 'allowed' : 'denied']++
     this.tally.set(tool, counts)

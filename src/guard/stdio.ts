@@ -95,6 +95,7 @@ export function runStdioGuard(core: GuardCore, options: StdioGuardOptions): Prom
 
     upstream.onmessage = (raw) => {
       const message = raw as Message
+      if (message.method === 'notifications/tools/list_changed') core.toolsChanged()
       const isResponse = message.method === undefined && message.id !== undefined && message.id !== null
       if (isResponse) {
         const id = message.id as Id

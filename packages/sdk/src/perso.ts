@@ -105,6 +105,24 @@ export class Perso {
   }
 
   /**
+   * A denial the host makes without asking the artifact — a guard refusing a
+   * call it will not forward (no caller identity, arguments that are not an
+   * object, a tool whose definition no longer matches its pin) — recorded
+   * in the audit like every decision, and returned. It can only deny.
+   */
+  refuse(request: EvaluateRequest, reason: string): Decision {
+    const { tool, traceId } = requestShape(request)
+    if (typeof reason !== 'string') throw new TypeError('perso: refuse(request, reason) takes the reason as a string')
+    if (this.closed) throw new Error('perso: refuse() after close()')
+    const decision: Decision = { decision: 'Deny', reason }
+    if (this.auditor !== undefined) {
+      const { view, refused } = readRequest(request, tool)
+      this.auditor.record(view, traceId, decision, refused?.part)
+    }
+    return decision
+  }
+
+  /**
    * Whether some request for (tool, role) could be allowed: the pair has an
    * entry (with or without a condition; a condition that can never hold
    * counts), or it has none and the policy's default_action is Allow. The

@@ -114,11 +114,14 @@ describe('guard(server) from perso/mcp', () => {
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [{ name: 'view', inputSchema: { type: 'object' as const } }] }))
     server.setRequestHandler(CallToolRequestSchema, async (r) => (ran.push(r.params.name), { content: [] }))
     // default_action Allow: an empty or made-up role would be allowed; no role is no call.
-    guard(server, { policy: await load({ ...CRM, default_action: 'Allow' }), identity })
+    const audit: AuditEvent[] = []
+    guard(server, { policy: await load({ ...CRM, default_action: 'Allow' }, audit), identity })
     const client = await connect(server, () => undefined)
     expect(await names(client)).toEqual([])
     const denied = await client.callTool({ name: 'view', arguments: {} })
     expect(textOf(denied)).toBe('perso denied view: perso guard: no identity for this request')
+    // The guard's own denial is audited like the artifact's (Perso.refuse), with no role.
+    expect(audit.map((e) => [e.tool, e.role, e.decision, e.reason])).toEqual([['view', null, 'Deny', 'perso guard: no identity for this request']])
     // An identity whose role is not a string is none either.
     const other = new Server({ name: 's', version: '1' }, { capabilities: { tools: {} } })
     other.setRequestHandler(CallToolRequestSchema, async (r) => (ran.push(r.params.name), { content: [] }))

@@ -213,6 +213,23 @@ describe.skipIf(!existsSync(TEMPLATE))('Perso on the CRM example', () => {
     expect(() => JSON.stringify(second)).not.toThrow()
   })
 
+  it("records a host's own denial with refuse(): the same event, always Deny, whatever the artifact would say", async () => {
+    const { Perso } = await import('../src/index.js')
+    const events: AuditEvent[] = []
+    const perso = await Perso.load(wasm, { audit: { transport: { emit: (e) => void events.push(e) } } })
+    // The artifact would allow this request; refuse() never asks it.
+    expect(perso.evaluateSync(refund(120)).decision).toBe('Allow')
+    expect(perso.refuse({ ...refund(120), traceId: 'req-7' }, 'perso guard: the definition of `process_refund` changed')).toEqual({ decision: 'Deny', reason: 'perso guard: the definition of `process_refund` changed' })
+    expect(events[1]).toMatchObject({ traceId: 'req-7', tool: 'process_refund', role: 'agent', decision: 'Deny', reason: 'perso guard: the definition of `process_refund` changed' })
+    // A request without a readable role still makes its event; a host bug is a TypeError, as for evaluate.
+    expect(perso.refuse({ tool: 'process_refund' } as EvaluateRequest, 'no caller').decision).toBe('Deny')
+    expect(events[2]).toMatchObject({ role: null, reason: 'no caller' })
+    expect(() => perso.refuse({ tool: 5 } as unknown as EvaluateRequest, 'x')).toThrow(TypeError)
+    expect(() => perso.refuse(refund(1), 5 as unknown as string)).toThrow(TypeError)
+    // Without an audit transport it just answers the denial.
+    expect((await Perso.load(wasm)).refuse(refund(1), 'r')).toEqual({ decision: 'Deny', reason: 'r' })
+  })
+
   it('hashes canonical arguments when asked', async () => {
     const { Perso } = await import('../src/index.js')
     const events: AuditEvent[] = []

@@ -2,7 +2,7 @@
 // then a one-line summary. Loads the compiler's front end only, never binaryen.
 
 import type { Command } from 'commander'
-import type { ToolsLock } from '../analysis/lock.js'
+import type { ToolsLock } from '../guard/lock.js'
 import type { Diagnostic } from '../compiler/diagnostics.js'
 import type { Policy } from '../compiler/policy.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, plural, readInput } from './io.js'

@@ -2,11 +2,11 @@
 // `guard --pin`): an unreadable or malformed file is a user error that says
 // where, never a default.
 
-import type { ToolsLock } from '../analysis/lock.js'
+import type { ToolsLock } from '../guard/lock.js'
 import { type Io, UserError, readInput } from './io.js'
 
 export async function readLock(io: Io, path: string): Promise<ToolsLock> {
-  const { parseLock, LockError } = await import('../analysis/lock.js')
+  const { parseLock, LockError } = await import('../guard/lock.js')
   try {
     return parseLock(new TextDecoder().decode(await readInput(io, path)), path)
   } catch (e) {

@@ -1,10 +1,10 @@
 // `perso scan -- <command…>` or `perso scan --url URL`: connects to an MCP
 // server as a client, lists its tools (every page) and writes them, each with
-// the hash of its definition, to tools.lock.json (analysis/lock.ts). A
+// the hash of its definition, to tools.lock.json (guard/lock.ts). A
 // re-scan says which tools were added, removed or changed since the last one.
 
 import type { Command } from 'commander'
-import { type LockedTool, LockError, type ToolsLock, lockOf, parseLock } from '../analysis/lock.js'
+import { type LockedTool, LockError, type ToolsLock, lockOf, parseLock } from '../guard/lock.js'
 import { EXIT, EXIT_CODES_HELP, type Io, UsageError, UserError, plural, writeOutput } from './io.js'
 import type { VerbContext } from './verb.js'
 

@@ -10,7 +10,7 @@ import { globMatch } from './expand.js'
 import type { Condition, Policy } from './policy.js'
 import { closest } from './suggest.js'
 
-/** What the checks need of one server tool (analysis/lock.ts reads the whole lock file). */
+/** What the checks need of one server tool (guard/lock.ts reads the whole lock file). */
 export interface ServerTool {
   name: string
   inputSchema?: unknown

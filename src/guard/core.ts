@@ -5,7 +5,7 @@
 // exact arguments object that is forwarded. Anything unexpected is a denial.
 
 import type { Decision, EvaluateRequest, Perso } from '@perso/sdk'
-import { toolHash } from '../analysis/lock.js'
+import { toolHash } from './lock.js'
 
 /** `--pin tools.lock.json`: the hash each tool's definition must have, by name. */
 export interface Pin {

@@ -98,7 +98,7 @@ export async function runGuard(io: Io, policyPath: string, argv: string[], optio
   const pin: Pin | undefined = lock && { path: options.pin!, tools: new Map(lock.tools.map((t) => [t.name, t.hash])) }
   const { GuardCore } = await import('../guard/core.js')
   const { runStdioGuard } = await import('../guard/stdio.js')
-  const core = new GuardCore(perso, options.mode, options.denyAs, log, pin)
+  const core = new GuardCore({ policy: { current: perso }, mode: options.mode, denyAs: options.denyAs, log, ...(pin ? { pin } : {}) })
   log(`${options.mode === 'shadow' ? 'shadow mode: deciding without enforcing' : 'enforcing'} policy ${perso.policyVersion} for role \`${role}\` in front of \`${[command, ...args].join(' ')}\`${pin ? `, tools pinned to ${pin.path} (${pin.tools.size})` : ''}`)
   const code = await runStdioGuard(core, { identity, command, args, log })
   await perso.close()

@@ -37,27 +37,53 @@ export interface Call {
 /** A JSON object (not an array, not null). */
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/** The policy in force: swapped whole by a reload (http.ts), read once by each decision. */
+export interface PolicyRef {
+  current: Perso
+}
+
+/** Decisions per tool: allowed and denied (or would-be denied) counts. */
+export type Tally = Map<string, { allowed: number; denied: number }>
+
+export interface CoreOptions {
+  policy: PolicyRef
+  mode: Mode
+  denyAs: DenyAs
+  log: (line: string) => void
+  /** `--pin`: the hash each upstream tool's definition must have. */
+  pin?: Pin
+  /** Where decisions are counted (shared by a gateway's sessions); a tally of its own by default. */
+  tally?: Tally
+}
+
 /**
- * The decisions of one guard, for any number of callers: the stdio proxy has
- * one identity for its whole life, the middleware (mcp.ts) one per request.
+ * The decisions of one guarded session, for any number of callers: the stdio
+ * proxy has one identity for its whole life, the middleware and the HTTP
+ * gateway one per request.
  */
 export class GuardCore {
-  /** Decisions per tool, for shadow mode's summary. */
-  readonly tally = new Map<string, { allowed: number; denied: number }>()
+  /** Decisions per tool, for shadow mode's summary and the gateway's metrics. */
+  readonly tally: Tally
   /** The roles whose first list has been reported. */
   private readonly reported = new Set<string>()
   /** Under a pin: each tool the upstream listed, and why it may not be called (undefined: it matches its pin). */
   private readonly pinned = new Map<string, string | undefined>()
   /** The (tool, hash) mismatches already said on stderr. */
   private readonly pinReported = new Set<string>()
+  private readonly policy: PolicyRef
+  private readonly mode: Mode
+  private readonly denyAs: DenyAs
+  private readonly log: (line: string) => void
+  private readonly pin: Pin | undefined
 
-  constructor(
-    private readonly perso: Perso,
-    private readonly mode: Mode,
-    private readonly denyAs: DenyAs,
-    private readonly log: (line: string) => void,
-    private readonly pin?: Pin,
-  ) {}
+  constructor(options: CoreOptions) {
+    this.policy = options.policy
+    this.mode = options.mode
+    this.denyAs = options.denyAs
+    this.log = options.log
+    this.pin = options.pin
+    this.tally = options.tally ?? new Map()
+  }
 
   /**
    * Under a pin: why `name` may not be called, from the latest definition the
@@ -94,20 +120,22 @@ export class GuardCore {
   }
 
   /**
-   * A tools/list result with only the tools `identity` may call (its other
+   * A tools/list result with only the tools `identity` may call (none for no identity; its other
    * members, the cursor included, unchanged). A role's first list also says
    * on stderr which upstream tools the policy does not name.
    */
-  filterList(result: unknown, identity: Identity): unknown {
-    if (!isObject(result) || !Array.isArray(result.tools)) return this.mode === 'shadow' ? result : { ...(isObject(result) ? result : {}), tools: [] }
+  filterList(result: unknown, identity: Identity | undefined): unknown {
+    // No caller, or no list to filter: nothing is shown (shadow mode shows what there is).
+    if (identity === undefined || !isObject(result) || !Array.isArray(result.tools)) return this.mode === 'shadow' ? result : { ...(isObject(result) ? result : {}), tools: [] }
     const tools = result.tools as unknown[]
     const names = tools.map((t) => (isObject(t) ? t.name : undefined))
     // Asked once per tool: the report and the filter both use the answers. Shadow mode lists every tool.
     if (this.pin !== undefined) tools.forEach((t) => this.checkPin(t))
-    const allowed = names.map((name) => typeof name === 'string' && this.unpinned(name) === undefined && this.perso.mayAllow(name, identity.role))
+    const perso = this.policy.current
+    const allowed = names.map((name) => typeof name === 'string' && this.unpinned(name) === undefined && perso.mayAllow(name, identity.role))
     if (!this.reported.has(identity.role)) {
       this.reported.add(identity.role)
-      this.report(identity.role, names.flatMap((name, i) => (typeof name === 'string' ? [{ name, allowed: allowed[i]! }] : [])))
+      this.report(perso, identity.role, names.flatMap((name, i) => (typeof name === 'string' ? [{ name, allowed: allowed[i]! }] : [])))
     }
     return this.mode === 'shadow' ? result : { ...result, tools: tools.filter((_, i) => allowed[i]) }
   }
@@ -135,9 +163,11 @@ export class GuardCore {
       : args !== undefined && !isObject(args) ? 'perso guard: the arguments are not a JSON object'
       : this.pin !== undefined ? this.unpinned(name)
       : undefined
+    // One policy decides the call, and words its denial, even if a reload swaps it meanwhile.
+    const perso = this.policy.current
     let decision: Decision
     try {
-      decision = refusal !== undefined ? this.perso.refuse(request, refusal) : this.perso.evaluateSync(request)
+      decision = refusal !== undefined ? perso.refuse(request, refusal) : perso.evaluateSync(request)
     } catch (e) {
       decision = { decision: 'Deny', reason: `perso guard: ${e instanceof Error ? e.message : String(e)}` }
     }
@@ -149,25 +179,25 @@ export class GuardCore {
       this.log(`shadow: would deny ${tool} (request ${String(requestId)}): ${decision.reason}`)
       return { forward: true, decision }
     }
-    return { forward: false, decision, answer: this.denial(tool, decision, requestId) }
+    return { forward: false, decision, answer: this.denial(tool, decision, perso.policyVersion, requestId) }
   }
 
   /** A denied call's answer: a tool result the model can read (isError), or a JSON-RPC error; the reason either way. */
-  private denial(tool: string, decision: Decision, requestId: string | number): NonNullable<Call['answer']> {
-    const data = { decision: decision.decision, reason: decision.reason, policyVersion: this.perso.policyVersion, requestId }
+  private denial(tool: string, decision: Decision, policyVersion: string, requestId: string | number): NonNullable<Call['answer']> {
+    const data = { decision: decision.decision, reason: decision.reason, policyVersion, requestId }
     if (this.denyAs === 'error') return { error: { code: DENIED_CODE, message: `perso denied ${tool}: ${decision.reason}`, data } }
     return { result: { content: [{ type: 'text', text: `perso denied ${tool}: ${decision.reason}` }], isError: true, _meta: { 'perso/decision': data } } }
   }
 
   /** The tools the policy does not name, and the tools it names that the upstream does not offer. */
-  private report(role: string, upstream: { name: string; allowed: boolean }[]): void {
+  private report(perso: Perso, role: string, upstream: { name: string; allowed: boolean }[]): void {
     const hidden = upstream.filter((t) => !t.allowed).map((t) => t.name)
     if (hidden.length > 0) this.log(`${hidden.length} upstream tool${hidden.length === 1 ? '' : 's'} hidden from role \`${role}\` (every call denied): ${hidden.join(', ')}`)
-    const named = new Set(this.perso.metadata.tools)
+    const named = new Set(perso.metadata.tools)
     const open = upstream.filter((t) => t.allowed && !named.has(t.name)).map((t) => t.name)
     if (open.length > 0) this.log(`WARNING: the policy does not name ${open.join(', ')}, and its default_action Allow lets \`${role}\` call ${open.length === 1 ? 'it' : 'them'}`)
     const offered = new Set(upstream.map((t) => t.name))
-    const missing = this.perso.metadata.tools.filter((name) => !offered.has(name))
+    const missing = perso.metadata.tools.filter((name) => !offered.has(name))
     if (missing.length > 0) this.log(`the upstream does not offer ${missing.length === 1 ? 'this tool the policy names' : 'these tools the policy names'}: ${missing.join(', ')}`)
   }
 

@@ -84,7 +84,7 @@ export function guard<S extends object>(server: S, options: GuardOptions): S {
   const protocol = protocolOf(server)
   const handlers = protocol._requestHandlers
   const tableGet = handlers.get.bind(handlers)
-  const core = new GuardCore(options.policy, options.mode ?? 'enforce', options.denyAs ?? 'result', options.log ?? (() => {}))
+  const core = new GuardCore({ policy: { current: options.policy }, mode: options.mode ?? 'enforce', denyAs: options.denyAs ?? 'result', log: options.log ?? (() => {}) })
 
   const identityOf = async (extra: RequestExtra): Promise<Identity | undefined> => {
     try {
@@ -103,8 +103,7 @@ export function guard<S extends object>(server: S, options: GuardOptions): S {
 
   const list: Handler = async (request, extra) => {
     const result = await own('tools/list')(request, extra)
-    const identity = await identityOf(extra)
-    return identity === undefined ? { ...(result as object), tools: [] } : core.filterList(result, identity)
+    return core.filterList(result, await identityOf(extra))
   }
   const call: Handler = async (request, extra) => {
     const identity = await identityOf(extra)

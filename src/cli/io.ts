@@ -99,3 +99,19 @@ function reason(e: unknown, doing: 'read' | 'write'): string {
 
 /** `1 error`, `2 warnings`. */
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
+
+/** `Name: value` with `$VAR` and `${VAR}` from the environment; an unset variable is an error, not an empty string. */
+export function headersOf(io: Io, option: string, headers: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const header of headers) {
+    const colon = header.indexOf(':')
+    if (colon <= 0) throw new UsageError(`${option} \`${header}\` is not 'Name: value'`)
+    out[header.slice(0, colon).trim()] = header.slice(colon + 1).trim().replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string | undefined, b: string | undefined) => {
+      const name = (a ?? b)!
+      const value = io.env[name]
+      if (value === undefined) throw new UsageError(`${option} \`${header}\` names $${name}, which is not set`)
+      return value
+    })
+  }
+  return out
+}

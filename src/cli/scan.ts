@@ -5,7 +5,7 @@
 
 import type { Command } from 'commander'
 import { type LockedTool, LockError, type ToolsLock, lockOf, parseLock } from '../guard/lock.js'
-import { EXIT, EXIT_CODES_HELP, type Io, UsageError, UserError, plural, writeOutput } from './io.js'
+import { EXIT, EXIT_CODES_HELP, type Io, UsageError, UserError, headersOf, plural, writeOutput } from './io.js'
 import type { VerbContext } from './verb.js'
 
 interface ScanOptions {
@@ -31,22 +31,6 @@ export function define(command: Command, { io, exit }: VerbContext): void {
     .action(async (argv: string[], options: ScanOptions) => exit(await runScan(io, argv, options)))
 }
 
-/** `Name: value` with `$VAR` and `${VAR}` taken from the environment; an unset variable is an error, not an empty string. */
-function headersOf(io: Io, headers: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const header of headers) {
-    const colon = header.indexOf(':')
-    if (colon <= 0) throw new UsageError(`--header \`${header}\` is not 'Name: value'`)
-    out[header.slice(0, colon).trim()] = header.slice(colon + 1).trim().replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string | undefined, b: string | undefined) => {
-      const name = (a ?? b)!
-      const value = io.env[name]
-      if (value === undefined) throw new UsageError(`--header \`${header}\` names $${name}, which is not set`)
-      return value
-    })
-  }
-  return out
-}
-
 export async function runScan(io: Io, argv: string[], options: ScanOptions): Promise<number> {
   if ((options.url === undefined) === (argv.length === 0)) {
     throw new UsageError('perso scan needs a server: either -- <command> [args…] or --url URL')
@@ -63,7 +47,7 @@ export async function runScan(io: Io, argv: string[], options: ScanOptions): Pro
       throw new UsageError(`--url \`${options.url}\` is not a URL`)
     }
     const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js')
-    transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: headersOf(io, options.header) } })
+    transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: headersOf(io, '--header', options.header) } })
     where = url.href
   } else {
     const { StdioClientTransport, getDefaultEnvironment } = await import('@modelcontextprotocol/sdk/client/stdio.js')

@@ -5,9 +5,10 @@
 // example cannot slip in untested. The install from the registry itself is
 // the packaging test's (scripts/packaging-test.js).
 
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -64,11 +65,12 @@ const suiteBlock = find((b) => b.lang === 'yaml' && first(b) === '# tests/policy
 const workflowBlock = find((b) => b.lang === 'yaml' && first(b).startsWith('# .github/workflows/'), 'CI workflow')
 const installBlock = find((b) => b.lang === 'sh' && b.text.includes('npm install --save-dev perso'), 'install commands')
 const sdkBlock = find((b) => b.lang === 'ts' && b.text.includes('Perso.load'), 'SDK snippet')
+const httpBlock = find((b) => b.lang === 'sh' && b.text.includes('perso guard') && b.text.includes('--listen'), 'HTTP guard command')
 const shownBlocks = blocks.filter((b) => first(b).startsWith('$ perso '))
 
 describe('the README’s examples run as written', () => {
   it('every block is run here or named with the reason it is not', () => {
-    const run = new Set([policyBlock, suiteBlock, workflowBlock, installBlock, sdkBlock, mcpBlock, guardPolicyBlock, ...shownBlocks])
+    const run = new Set([policyBlock, suiteBlock, workflowBlock, installBlock, sdkBlock, mcpBlock, guardPolicyBlock, httpBlock, ...shownBlocks])
     const unaccounted = blocks.filter((b) => !run.has(b) && NOT_RUN[first(b)] === undefined).map((b) => `README.md:${b.line}: ${first(b)}`)
     expect(unaccounted).toEqual([])
     // And every reason names a block that is still there.
@@ -141,6 +143,42 @@ describe('the README’s examples run as written', () => {
       expect(existsSync(join(dir, 'docs', 'x.txt'))).toBe(false)
     } finally {
       await client.close()
+    }
+  })
+
+  it('the HTTP guard example serves the guard over Streamable HTTP, and a reader cannot write', async () => {
+    const dir = join(work, 'guard-http')
+    mkdirSync(join(dir, 'docs'), { recursive: true })
+    writeFileSync(join(dir, 'guard-policy.json'), guardPolicyBlock.text)
+    const line = httpBlock.text.trim()
+    expect(line.startsWith('npx perso guard ')).toBe(true)
+    // As written, but for the port: 0 lets the system pick a free one, which the guard prints.
+    const args = line.replace(/^npx perso /, '').replace(':8080', ':0').split(/\s+/)
+    const child = spawn(process.execPath, [join(root, 'bin/perso.js'), ...args], { cwd: dir, env: { ...process.env }, stdio: ['ignore', 'ignore', 'pipe'] })
+    try {
+      let stderr = ''
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the guard did not start: ${stderr}`)), 30_000)
+        child.stderr!.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString('utf8')
+          const match = /at (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(stderr)
+          if (match) {
+            clearTimeout(timer)
+            resolve(match[1]!)
+          }
+        })
+      })
+      const client = new Client({ name: 'readme-http', version: '1' })
+      await client.connect(new StreamableHTTPClientTransport(new URL(url)))
+      const tools = (await client.listTools()).tools.map((t) => t.name)
+      expect(tools).toContain('read_text_file')
+      expect(tools).not.toContain('write_file')
+      const denied = await client.callTool({ name: 'write_file', arguments: { path: join(dir, 'docs', 'x.txt'), content: 'x' } })
+      expect((denied.content as { text: string }[])[0]!.text).toBe("perso denied write_file: no rule matched tool 'write_file' for role 'reader'; applying default_action")
+      expect(existsSync(join(dir, 'docs', 'x.txt'))).toBe(false)
+      await client.close()
+    } finally {
+      child.kill('SIGTERM')
     }
   })
 

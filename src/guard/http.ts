@@ -55,6 +55,11 @@ interface Session {
   closed: boolean
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1'])
+
+/** The host name of a Host header (`127.0.0.1:8080` → `127.0.0.1`, `[::1]:80` → `::1`). */
+const hostName = (host: string): string => (host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')).toLowerCase()
+
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
   res.writeHead(status, { 'content-type': 'application/json', ...headers })
   res.end(JSON.stringify(body))
@@ -141,9 +146,15 @@ export class Gateway {
     }
     if (url.pathname !== this.options.path) return json(res, 404, { error: 'not found' })
 
-    // DNS rebinding: a browser page may call only from an allowed origin.
+    // DNS rebinding: on loopback, a request must name a loopback host (a page whose own name
+    // resolves to 127.0.0.1 sends that name), and a browser page may call only from this
+    // gateway's own origin or an allowed one.
+    const host = req.headers.host ?? ''
+    const loopback = LOOPBACK_HOSTS.has(this.options.host)
+    if (loopback && this.options.publicUrl === undefined && !LOOPBACK_HOSTS.has(hostName(host))) return json(res, 403, { error: `host ${host} is not this gateway` })
     const origin = req.headers.origin
-    if (origin !== undefined && !this.options.allowOrigins.includes(origin)) return json(res, 403, { error: `origin ${origin} is not allowed` })
+    const own = loopback && LOOPBACK_HOSTS.has(hostName(host)) && origin === `http://${host}`
+    if (origin !== undefined && !own && !this.options.allowOrigins.includes(origin)) return json(res, 403, { error: `origin ${origin} is not allowed` })
 
     let caller: Caller
     try {

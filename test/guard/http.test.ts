@@ -7,7 +7,7 @@
 // call on. Everything listens on 127.0.0.1.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { createServer, type Server } from 'node:http'
+import { createServer, request, type Server } from 'node:http'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -220,6 +220,29 @@ describe('perso guard --listen: who may call', () => {
     expect(allowed.status).toBe(200)
     await allowed.text()
     expect(received().filter((r) => r.rpc === 'initialize').length).toBe(received().slice(0, before).filter((r) => r.rpc === 'initialize').length + 1)
+  })
+})
+
+describe('perso guard --listen: DNS rebinding', () => {
+  /** A raw request with the Host and Origin a browser would send for a page at `site`. */
+  function asSite(site: string, bearer: string): Promise<number> {
+    const url = new URL(gatewayUrl)
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: url.port, path: url.pathname, method: 'POST', headers: { host: site, origin: `http://${site}`, authorization: bearer, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+        res.resume()
+        resolve(res.statusCode!)
+      })
+      req.on('error', reject)
+      req.end(JSON.stringify(INITIALIZE))
+    })
+  }
+
+  it('refuses a request that names another host, and takes its own loopback origin', async () => {
+    const bearer = `Bearer ${await token()}`
+    const before = received().length
+    expect(await asSite('evil.example.com', bearer)).toBe(403)
+    expect(received().length).toBe(before)
+    expect(await asSite(new URL(gatewayUrl).host, bearer)).toBe(200)
   })
 })
 

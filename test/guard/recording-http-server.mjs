@@ -34,6 +34,7 @@ const http = createServer(async (req, res) => {
       key: req.headers['x-upstream-key'] ?? null,
       rpc: body?.method ?? null,
       tool: body?.params?.name ?? null,
+      nonce: body?.params?.arguments?.nonce ?? null,
     }) + '\n')
   }
   const id = req.headers['mcp-session-id']

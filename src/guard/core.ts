@@ -120,6 +120,19 @@ export class GuardCore {
   }
 
   /**
+   * Which of `tools` (a tools/list result's, as the upstream last listed them)
+   * `role` is shown under `perso`: a tool with a name, matching its pin, that
+   * the artifact could allow. A reload (http.ts) asks it of the old and the
+   * new policy.
+   */
+  shown(tools: readonly unknown[], role: string, perso: Perso = this.policy.current): boolean[] {
+    return tools.map((t) => {
+      const name = isObject(t) ? t.name : undefined
+      return typeof name === 'string' && this.unpinned(name) === undefined && perso.mayAllow(name, role)
+    })
+  }
+
+  /**
    * A tools/list result with only the tools `identity` may call (none for no identity; its other
    * members, the cursor included, unchanged). A role's first list also says
    * on stderr which upstream tools the policy does not name.
@@ -128,11 +141,11 @@ export class GuardCore {
     // No caller, or no list to filter: nothing is shown (shadow mode shows what there is).
     if (identity === undefined || !isObject(result) || !Array.isArray(result.tools)) return this.mode === 'shadow' ? result : { ...(isObject(result) ? result : {}), tools: [] }
     const tools = result.tools as unknown[]
-    const names = tools.map((t) => (isObject(t) ? t.name : undefined))
-    // Asked once per tool: the report and the filter both use the answers. Shadow mode lists every tool.
-    if (this.pin !== undefined) tools.forEach((t) => this.checkPin(t))
+    tools.forEach((t) => this.checkPin(t))
     const perso = this.policy.current
-    const allowed = names.map((name) => typeof name === 'string' && this.unpinned(name) === undefined && perso.mayAllow(name, identity.role))
+    // Asked once per tool: the report and the filter both use the answers. Shadow mode lists every tool.
+    const allowed = this.shown(tools, identity.role, perso)
+    const names = tools.map((t) => (isObject(t) ? t.name : undefined))
     if (!this.reported.has(identity.role)) {
       this.reported.add(identity.role)
       this.report(perso, identity.role, names.flatMap((name, i) => (typeof name === 'string' ? [{ name, allowed: allowed[i]! }] : [])))
@@ -161,8 +174,7 @@ export class GuardCore {
       identity === undefined ? 'perso guard: no identity for this request'
       : typeof name !== 'string' ? 'perso guard: tools/call without a tool name'
       : args !== undefined && !isObject(args) ? 'perso guard: the arguments are not a JSON object'
-      : this.pin !== undefined ? this.unpinned(name)
-      : undefined
+      : this.unpinned(name)
     // One policy decides the call, and words its denial, even if a reload swaps it meanwhile.
     const perso = this.policy.current
     let decision: Decision

@@ -284,13 +284,11 @@ export class Gateway {
     return this.reloading
   }
 
-  /** The tools `session`'s caller is shown under `perso`, of those its upstream last listed, as one string to compare. */
+  /** Which of the tools its upstream last listed `session`'s caller is shown under `perso`, as one string to compare. */
   private visible(perso: Perso, session: Session): string {
-    const listed = session.relay.lastListed() as { tools?: { name?: unknown }[] } | undefined
-    return (listed?.tools ?? [])
-      .map((t) => t.name)
-      .filter((name): name is string => typeof name === 'string' && perso.mayAllow(name, session.identity.role))
-      .join('\n')
+    const listed = session.relay.lastListed() as { tools?: unknown } | undefined
+    const tools = Array.isArray(listed?.tools) ? (listed.tools as unknown[]) : []
+    return session.core.shown(tools, session.identity.role, perso).map((shown) => (shown ? '1' : '0')).join('')
   }
 
   private health(res: ServerResponse): void {

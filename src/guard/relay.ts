@@ -36,8 +36,9 @@ export interface RelayOptions {
   onDownstreamError: () => void
 }
 
-/** The tool names of the latest tools/list the upstream answered this session, for a reload to compare with. */
+/** A running relay, as its owner (the stdio guard, a gateway session) reaches it. */
 export interface Relay {
+  /** The result of the latest tools/list the upstream answered this session, for a reload to compare with. */
   lastListed: () => unknown
   /** Sends a message the guard itself makes (a notification) to the client. */
   notify: (message: Message) => void

@@ -5,6 +5,7 @@ import type { Command } from 'commander'
 import type { ToolsLock } from '../guard/lock.js'
 import type { Diagnostic } from '../compiler/diagnostics.js'
 import type { Policy } from '../compiler/policy.js'
+import { unnamedTools } from '../compiler/tools.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, plural, readInput } from './io.js'
 import { readLock } from './lock.js'
 import type { VerbContext } from './verb.js'
@@ -47,8 +48,7 @@ export async function runCheck(io: Io, file: string, options: CheckOptions): Pro
 
 /** `14 server tools, 4 named by the policy; 10 hidden and denied to every role: …` */
 function toolsSummary(policy: Policy, lock: ToolsLock): string {
-  const named = new Set(policy.tools)
-  const unnamed = lock.tools.map((t) => t.name).filter((name) => !named.has(name))
+  const unnamed = unnamedTools(policy, lock.tools)
   const head = `${plural(lock.tools.length, 'server tool')}, ${lock.tools.length - unnamed.length} named by the policy`
   if (unnamed.length === 0) return head
   return `${head}; ${unnamed.length} ${policy.default_action === 'Deny' ? 'hidden and denied to every role' : 'allowed to every role by default_action Allow'}: ${unnamed.join(', ')}`

@@ -4,7 +4,7 @@
 import type { Command } from 'commander'
 import { Chalk } from 'chalk'
 import type { Program } from '../compiler/ir.js'
-import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UsageError, UserError, claimStdin, plural, readInput, wantsColor } from './io.js'
+import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UsageError, UserError, claimStdin, isWasm, plural, readInput, wantsColor } from './io.js'
 import type { VerbContext } from './verb.js'
 import { type Format, diagnosticsJson, formatOption, hasError, reportDiagnostics } from './report.js'
 
@@ -50,9 +50,6 @@ export function defineExplain(command: Command, context: VerbContext): void {
   define(command, context)
   command.setOptionValueWithSource('explain', true, 'default')
 }
-
-const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]
-const isWasm = (bytes: Uint8Array): boolean => WASM_MAGIC.every((b, i) => bytes[i] === b)
 
 /** JSON text given inline, as `@file` or as `@-`; spliced into the request as written, so nothing is re-encoded. */
 async function jsonText(io: Io, value: string): Promise<string> {

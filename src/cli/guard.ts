@@ -4,7 +4,7 @@
 
 import { Option, type Command } from 'commander'
 import type { AuditEvent, AuditOptions, Perso, Transport } from '@perso/sdk'
-import { EXIT_CODES_HELP, type Io, UsageError, UserError, headersOf, readInput } from './io.js'
+import { EXIT_CODES_HELP, type Io, UsageError, UserError, headersOf, isWasm, readInput } from './io.js'
 import type { VerbContext } from './verb.js'
 import { readLock } from './lock.js'
 import type { Pin } from '../guard/core.js'
@@ -111,13 +111,11 @@ async function objectOption(io: Io, name: string, value: string | undefined): Pr
   return parsed as Record<string, unknown>
 }
 
-const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]
-
 /** The artifact of `policyPath`: loaded as is, or compiled from JSON in memory (its diagnostics on stderr); a user error when it cannot be. */
 async function loadPolicy(io: Io, policyPath: string, audit: AuditOptions | undefined): Promise<Perso> {
   const bytes = await readInput(io, policyPath)
   let wasm: Uint8Array = bytes
-  if (!WASM_MAGIC.every((b, i) => bytes[i] === b)) {
+  if (!isWasm(bytes)) {
     const { compile } = await import('../compiler/compile.js')
     const { reportDiagnostics } = await import('./report.js')
     const compiled = await compile(bytes, { filename: policyPath })

@@ -41,6 +41,9 @@ export class UserError extends Error {}
 /** The command line asks for something impossible (exit 64). */
 export class UsageError extends Error {}
 
+/** True when `bytes` start as a WebAssembly module does (an artifact, not a policy). */
+export const isWasm = (bytes: Uint8Array): boolean => bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d
+
 /** `-` in place of a file, and `@-` in place of `@file`: stdin. */
 export const STDIN = '-'
 /** How diagnostics name stdin. */

@@ -70,6 +70,12 @@ function typesOf(property: unknown): Set<string> | undefined {
 
 const list = (names: readonly string[]): string => names.map((n) => `\`${n}\``).join(', ')
 
+/** The server's tools the policy does not name: hidden and denied under default_action Deny, open to every role under Allow. */
+export function unnamedTools(policy: Policy, tools: readonly ServerTool[]): string[] {
+  const named = new Set(policy.tools)
+  return tools.map((t) => t.name).filter((name) => !named.has(name))
+}
+
 export function toolWarnings(policy: Policy, tools: readonly ServerTool[], locate: Locate): Diagnostic[] {
   const diagnostics: Diagnostic[] = []
   const offered = new Map(tools.map((t) => [t.name, t]))
@@ -86,8 +92,7 @@ export function toolWarnings(policy: Policy, tools: readonly ServerTool[], locat
     })
   })
 
-  const named = new Set(policy.tools)
-  const unnamed = tools.map((t) => t.name).filter((name) => !named.has(name))
+  const unnamed = unnamedTools(policy, tools)
   if (unnamed.length > 0 && policy.default_action === 'Allow') {
     diagnostics.push({
       code: 'W302',

@@ -10,7 +10,7 @@ import type { Diagnostic } from '../compiler/diagnostics.js'
 import type { Program } from '../compiler/ir.js'
 import type { Metadata } from '@perso/sdk/internal/metadata'
 import type { Perso } from '@perso/sdk/internal/perso'
-import type { Io } from '../cli/io.js'
+import { type Io, isWasm } from '../cli/io.js'
 
 export type Compiler = (source: Uint8Array, options: CompileOptions) => Promise<CompileResult>
 
@@ -89,9 +89,6 @@ export class PolicyCache {
     return loaded
   }
 }
-
-const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]
-const isWasm = (bytes: Uint8Array): boolean => WASM_MAGIC.every((b, i) => bytes[i] === b)
 
 const failed = (path: string, code: string, message: string): PolicyUnderTest => ({ path, rules: [], failure: { code, message } })
 

@@ -14,10 +14,9 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js'
 import { compile } from '../src/compiler/compile.js'
-import type { Policy } from '../src/compiler/policy.js'
 import { guard, type RequestExtra } from '../src/mcp.js'
 import { Perso, type AuditEvent } from '@perso/sdk'
-import { policySource } from './support/arbitraries.js'
+import { guardPolicyArb, policySource } from './support/arbitraries.js'
 
 const SEED = Number(process.env.PERSO_SEED ?? 20_261_204)
 const CASES = Number(process.env.PERSO_MCP_CASES ?? 40)
@@ -175,20 +174,8 @@ describe('guard(server) from perso/mcp', () => {
 /** Random policies over a few tools, conditions on `n` and `mode`; callers switch role between requests of one session. */
 const TOOLS = ['alpha', 'beta', 'gamma', 'delta']
 const ROLES = ['r1', 'r2', 'r3']
-const conditionArb = fc.oneof(
-  fc.constant(undefined),
-  fc.integer({ min: 0, max: 10 }).map((v) => ({ NumericCheck: { source: 'Arguments', field: 'n', op: 'Lte', value: v } })),
-  fc.constantFrom('a', 'b').map((v) => ({ StringCheck: { source: 'Arguments', field: 'mode', op: 'In', value: [v] } })),
-  fc.constant({ Not: { FieldPresent: { source: 'Arguments', field: 'force' } } }),
-)
 const caseArb = fc.record({
-  policy: fc.record({
-    version: fc.constant('prop-1'),
-    default_action: fc.constantFrom('Allow', 'Deny'),
-    tools: fc.subarray(TOOLS, { minLength: 1 }),
-    roles: fc.constant(ROLES),
-    rules: fc.array(fc.record({ tool_name: fc.constantFrom(...TOOLS, '*', 'a*'), roles: fc.subarray(ROLES, { minLength: 1 }), condition: conditionArb }), { maxLength: 6 }),
-  }),
+  policy: guardPolicyArb(TOOLS, ROLES, ['*', 'a*']),
   offered: fc.subarray([...TOOLS, 'zeta'], { minLength: 1 }),
   calls: fc.array(
     fc.record({ role: fc.constantFrom(...ROLES), tool: fc.constantFrom(...TOOLS, 'zeta'), n: fc.integer({ min: -2, max: 12 }), mode: fc.constantFrom('a', 'b', 'c'), force: fc.boolean() }),
@@ -200,7 +187,7 @@ describe(`guard(server) on random policies and callers (seed ${SEED})`, () => {
   it(`${CASES} cases: each decision is the SDK's, an unlisted tool is never allowed, only allowed calls reach the server`, async () => {
     const tally = { calls: 0, allowed: 0, denied: 0 }
     for (const [n, c] of fc.sample(caseArb, { numRuns: CASES, seed: SEED }).entries()) {
-      const policy = { ...c.policy, rules: c.policy.rules.map((r) => (r.condition === undefined ? { tool_name: r.tool_name, roles: r.roles } : r)) } as Policy
+      const policy = c.policy
       const where = `seed ${SEED}, case ${n}, offered ${c.offered.join(',')}\n${policySource(policy)}`
       const compiled = await compile(policySource(policy))
       if (compiled.wasm === undefined) continue

@@ -11,9 +11,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { check, compile } from '../../src/compiler/compile.js'
-import type { Policy } from '../../src/compiler/policy.js'
 import { Perso } from '../../packages/sdk/src/perso.js'
-import { policyArb, policySource, ROLE_POOL, TOOL_POOL } from '../support/arbitraries.js'
+import { guardPolicyArb, policyArb, policySource, ROLE_POOL, TOOL_POOL } from '../support/arbitraries.js'
 import { connect, policyFile, RECORDING, temp, textOf } from './support.js'
 
 const SEED = Number(process.env.PERSO_SEED ?? 20_261_204)
@@ -42,20 +41,8 @@ describe(`mayAllow answers what the policy's table says (seed ${SEED})`, () => {
 /** A policy over a few plain tool names, with conditions on `n` and `mode` so that random arguments pass or fail them. */
 const TOOLS = ['alpha', 'beta', 'gamma', 'delta', 'epsilon']
 const ROLES = ['r1', 'r2', 'r3']
-const conditionArb = fc.oneof(
-  fc.constant(undefined),
-  fc.integer({ min: 0, max: 10 }).map((v) => ({ NumericCheck: { source: 'Arguments', field: 'n', op: 'Lte', value: v } })),
-  fc.constantFrom('a', 'b').map((v) => ({ StringCheck: { source: 'Arguments', field: 'mode', op: 'In', value: [v] } })),
-  fc.constant({ Not: { FieldPresent: { source: 'Arguments', field: 'force' } } }),
-)
 const caseArb = fc.record({
-  policy: fc.record({
-    version: fc.constant('prop-1'),
-    default_action: fc.constantFrom('Allow', 'Deny'),
-    tools: fc.subarray(TOOLS, { minLength: 1 }),
-    roles: fc.constant(ROLES),
-    rules: fc.array(fc.record({ tool_name: fc.constantFrom(...TOOLS, '*', 'a*', '*a'), roles: fc.subarray(ROLES, { minLength: 1 }), condition: conditionArb }), { maxLength: 6 }),
-  }),
+  policy: guardPolicyArb(TOOLS, ROLES, ['*', 'a*', '*a']),
   upstream: fc.subarray([...TOOLS, 'zeta', 'eta'], { minLength: 1 }),
   role: fc.constantFrom(...ROLES),
   calls: fc.array(fc.record({ tool: fc.constantFrom(...TOOLS, 'zeta', 'eta'), n: fc.integer({ min: -2, max: 12 }), mode: fc.constantFrom('a', 'b', 'c'), force: fc.boolean() }), { minLength: 4, maxLength: 10 }),
@@ -65,7 +52,7 @@ describe(`perso guard on random policies, identities and tool sets (seed ${SEED}
   it(`${CASES} cases through a recording server`, { timeout: 300_000 }, async () => {
     const tally = { calls: 0, allowed: 0, denied: 0, hiddenCalled: 0 }
     for (const [n, c] of fc.sample(caseArb, { numRuns: CASES, seed: SEED }).entries()) {
-      const policy = { ...c.policy, rules: c.policy.rules.map((r) => (r.condition === undefined ? { tool_name: r.tool_name, roles: r.roles } : r)) } as Policy
+      const policy = c.policy
       const where = `seed ${SEED}, case ${n}: role ${c.role}, upstream ${c.upstream.join(',')}\n${policySource(policy)}`
       const record = join(temp('record-'), 'calls.jsonl')
       const path = policyFile(policy)

@@ -118,6 +118,32 @@ export const policyArb: fc.Arbitrary<Policy> = fc
     }),
   )
 
+/**
+ * Policies for the guard's tests: a few plain tool names (and `patterns` of
+ * them), every role of `roles`, and rules whose condition, if any, reads the
+ * arguments `n` (a number), `mode` (a string) or `force` (present), so that
+ * random calls `{ n, mode, force }` pass some conditions and fail others.
+ */
+export function guardPolicyArb(tools: readonly string[], roles: readonly string[], patterns: readonly string[]): fc.Arbitrary<Policy> {
+  const condition = fc.oneof(
+    fc.constant(undefined),
+    fc.integer({ min: 0, max: 10 }).map((v): Condition => ({ NumericCheck: { source: 'Arguments', field: 'n', op: 'Lte', value: v } })),
+    fc.constantFrom('a', 'b').map((v): Condition => ({ StringCheck: { source: 'Arguments', field: 'mode', op: 'In', value: [v] } })),
+    fc.constant<Condition>({ Not: { FieldPresent: { source: 'Arguments', field: 'force' } } }),
+  )
+  const rule = fc
+    .record({ tool_name: fc.constantFrom(...tools, ...patterns), roles: fc.subarray([...roles], { minLength: 1 }), condition })
+    // A rule without a condition has no `condition` key, as a user writes it.
+    .map(({ condition: c, ...r }): Rule => (c === undefined ? r : { ...r, condition: c }))
+  return fc.record({
+    version: fc.constant('prop-1'),
+    default_action: fc.constantFrom('Allow' as const, 'Deny' as const),
+    tools: fc.subarray([...tools], { minLength: 1 }),
+    roles: fc.constant([...roles]),
+    rules: fc.array(rule, { maxLength: 6 }),
+  })
+}
+
 /** The policy's JSON source text, as a user would write it. */
 export const policySource = (policy: Policy): string => JSON.stringify(policy, null, 2)
 

@@ -4,7 +4,7 @@
 
 import { Option, type Command } from 'commander'
 import type { AuditEvent, AuditOptions, Perso, Transport } from '@perso/sdk'
-import { EXIT_CODES_HELP, type Io, UsageError, UserError, headersOf, isWasm, readInput } from './io.js'
+import { EXIT_CODES_HELP, type Io, UsageError, UserError, headersOf, isWasm, readInput, urlOption } from './io.js'
 import type { VerbContext } from './verb.js'
 import { readLock } from './lock.js'
 import type { Pin } from '../guard/core.js'
@@ -196,7 +196,7 @@ export async function runGuard(io: Io, policyPath: string, argv: string[], optio
       throw new UsageError('JWT auth needs --jwks, --issuer and --audience (or --auth none --role R for local use)')
     }
     let jwks: URL | { keys: unknown[] }
-    if (/^https?:\/\//.test(options.jwks)) jwks = new URL(options.jwks)
+    if (/^https?:\/\//.test(options.jwks)) jwks = urlOption('--jwks', options.jwks)
     else {
       try {
         jwks = JSON.parse(new TextDecoder().decode(await readInput(io, options.jwks))) as { keys: unknown[] }
@@ -222,7 +222,7 @@ export async function runGuard(io: Io, policyPath: string, argv: string[], optio
       throw new UsageError(e instanceof Error ? e.message : String(e))
     }
   }
-  const upstreamUrl = options.upstream === undefined ? undefined : new URL(options.upstream)
+  const upstreamUrl = options.upstream === undefined ? undefined : urlOption('--upstream', options.upstream)
   const upstreamHeaders = headersOf(io, '--upstream-header', options.upstreamHeader)
   const policy = { current: perso }
   const gateway = new Gateway({

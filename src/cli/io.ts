@@ -118,3 +118,12 @@ export function headersOf(io: Io, option: string, headers: readonly string[]): R
   }
   return out
 }
+
+/** The URL an option gives, or a usage error naming the option. */
+export function urlOption(option: string, value: string): URL {
+  try {
+    return new URL(value)
+  } catch {
+    throw new UsageError(`${option} \`${value}\` is not a URL`)
+  }
+}

@@ -5,7 +5,7 @@
 
 import type { Command } from 'commander'
 import { type LockedTool, LockError, type ToolsLock, lockOf, parseLock } from '../guard/lock.js'
-import { EXIT, EXIT_CODES_HELP, type Io, UsageError, UserError, headersOf, plural, writeOutput } from './io.js'
+import { EXIT, EXIT_CODES_HELP, type Io, UsageError, UserError, headersOf, plural, urlOption, writeOutput } from './io.js'
 import type { VerbContext } from './verb.js'
 
 interface ScanOptions {
@@ -40,12 +40,7 @@ export async function runScan(io: Io, argv: string[], options: ScanOptions): Pro
   let stderr = ''
   let where: string
   if (options.url !== undefined) {
-    let url: URL
-    try {
-      url = new URL(options.url)
-    } catch {
-      throw new UsageError(`--url \`${options.url}\` is not a URL`)
-    }
+    const url = urlOption('--url', options.url)
     const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js')
     transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: headersOf(io, '--header', options.header) } })
     where = url.href

@@ -1,14 +1,15 @@
 // Engine only: the evaluate export of today's build next to the runtime before
-// the memory-model rewrite (bench/baseline/, commit d8a7d26), on the CRM
-// scenarios. Inputs are written into module memory once; the timed loop is
-// evaluate + reading the response's length + dealloc, no encoding or copying,
-// so the ratio is what the runtime itself costs per call.
+// the memory-model rewrite (bench/baseline/, commit d8a7d26), on the engine's
+// cases (scenarios.js ENGINE_SCENARIOS). Inputs are written into module memory
+// once; the timed loop is evaluate + reading the response's length + dealloc,
+// no encoding or copying, so the ratio is what the runtime itself costs per
+// call. Rounds are interleaved and calibrated (measure.js compareRounds).
 //
 //   node bench/engine.js          (also a section of `npm run bench`)
 
 import { readFileSync } from 'node:fs'
-import { compareMedians, printTable } from './measure.js'
-import { CRM_SCENARIOS } from './scenarios.js'
+import { compareRounds, printTable } from './measure.js'
+import { ENGINE_SCENARIOS } from './scenarios.js'
 
 const root = new URL('..', import.meta.url)
 const BASELINE = { name: 'd8a7d26', url: new URL('bench/baseline/crm-d8a7d26.wasm', root) }
@@ -75,7 +76,7 @@ export async function engineSection(context = {}) {
 
   const candidates = {}
   const rows = []
-  for (const scenario of CRM_SCENARIOS) {
+  for (const scenario of ENGINE_SCENARIOS) {
     const deciders = Object.fromEntries(Object.entries(modules).map(([side, module]) => [side, resident(module, scenario)]))
     const first = Object.fromEntries(Object.entries(deciders).map(([side, d]) => [side, d.answer()]))
     const [baseline, current] = [decisionOf(first.baseline, `baseline on ${scenario.name}`), decisionOf(first.current, `current on ${scenario.name}`)]
@@ -84,11 +85,13 @@ export async function engineSection(context = {}) {
     rows.push({ scenario, decision: current, deciders, first })
   }
 
-  const medians = compareMedians(candidates, {
+  const { stats, discarded, rounds } = compareRounds(candidates, {
     rounds: Number(process.env.BENCH_ROUNDS ?? 31),
     batch: Number(process.env.BENCH_BATCH ?? 20000),
     warmup: 3,
+    calibrate: true,
   })
+  const medians = Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, s.median]))
 
   // Thousands of calls later the inputs written once must still give the same answer.
   for (const { scenario, deciders, first } of rows) {
@@ -100,23 +103,26 @@ export async function engineSection(context = {}) {
 
   const ratios = []
   const table = rows.map(({ scenario, decision }) => {
-    const base = medians[`${scenario.name} · baseline`]
-    const now = medians[`${scenario.name} · current`]
-    ratios.push(now / base)
-    return [scenario.name, decision, base.toFixed(1), now.toFixed(1), (now / base).toFixed(2) + '×']
+    const base = stats[`${scenario.name} · baseline`]
+    const now = stats[`${scenario.name} · current`]
+    ratios.push(now.median / base.median)
+    const ns = (s) => `${s.p25.toFixed(0)} / ${s.median.toFixed(0)}`
+    return [scenario.name, decision, ns(base), ns(now), (now.median / base.median).toFixed(2) + '×']
   })
   const geomean = Math.exp(ratios.reduce((sum, r) => sum + Math.log(r), 0) / ratios.length)
-  table.push(['all scenarios (geometric mean)', '', '', '', geomean.toFixed(2) + '×'])
+  const mean = ratios.reduce((sum, r) => sum + r, 0) / ratios.length
+  table.push(['all cases (geometric mean)', '', '', '', geomean.toFixed(2) + '×'])
 
-  console.log(`\n## Engine only: evaluate on inputs written once, current vs ${BASELINE.name} (median ns/call, interleaved rounds)\n`)
-  printTable(['scenario', 'decision', `${BASELINE.name} ns`, 'current ns', 'current/baseline'], table)
+  console.log(`\n## Engine only: evaluate on inputs written once, current vs ${BASELINE.name} (ns/call p25 / median, interleaved rounds)\n`)
+  printTable(['case', 'decision', `${BASELINE.name} ns`, 'current ns', 'current/baseline'], table)
+  console.log(`\nmean ratio ${mean.toFixed(2)}×; ${rounds - discarded} of ${rounds} rounds kept (calibration discards rounds run while the machine was slow)`)
   const size = artifacts.current.length
   console.log(
     `\nartifact size: ${BASELINE.name} ${artifacts.baseline.length} bytes, current ${size} bytes ` +
       `(budget ≤ ${SIZE_BUDGET}: ${size <= SIZE_BUDGET ? 'ok' : 'OVER'})`,
   )
   console.log('loop = evaluate(...) + the response length read from memory + dealloc(resp, 4 + n); no alloc, no copy.')
-  return { medians, geomean, sizes: { baseline: artifacts.baseline.length, current: size } }
+  return { medians, stats, geomean, sizes: { baseline: artifacts.baseline.length, current: size } }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await engineSection()

@@ -33,6 +33,34 @@ export const CRM_SCENARIOS = [
   },
 ]
 
+/**
+ * The engine's cases (issue 17's table): the shapes that cost differently inside
+ * the runtime. `1 KB args` is a refund whose arguments carry a kilobyte of notes.
+ */
+export const ENGINE_SCENARIOS = [
+  { name: 'tiny (Allow, no condition)', tool: 'view_customer', args: {}, context: { role: 'agent' } },
+  CRM_SCENARIOS[1],
+  CRM_SCENARIOS[0],
+  {
+    name: 'delete, not the owner (Deny, FieldEquals)',
+    tool: 'delete_customer',
+    args: { customer_id: 'CUS-1042' },
+    context: { role: 'manager', agent_attrs: { user_id: 'mgr-001' }, resource_attrs: { owner_id: 'mgr-002', region: 'eu' } },
+  },
+  {
+    name: '1 KB args (Allow, refund within the cap)',
+    tool: 'process_refund',
+    args: {
+      order_id: 'ORD-8823',
+      currency: 'USD',
+      lines: Array.from({ length: 12 }, (_, i) => ({ sku: `SKU-${1000 + i}`, qty: i + 1, price: 9.5 + i, note: 'returned, box damaged' })),
+      note: 'customer called twice; refund approved by phone after photo evidence of the damaged item',
+      amount: 120,
+    },
+    context: { role: 'agent', agent_attrs: { user_id: 'agt-099', team: 'support-emea' }, resource_attrs: {} },
+  },
+]
+
 /** The CRM scenario: the demo's calls and the other rules of the policy, allowed and denied. */
 export const SDK_REQUESTS = [
   { tool: 'process_refund', args: { order_id: 'ORD-8821', amount: 800 }, role: 'agent', agentAttributes: { user_id: 'agt-099' }, resourceAttributes: {} },

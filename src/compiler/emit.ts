@@ -53,9 +53,13 @@ export function metadataOf(program: Program): Metadata {
   }
 }
 
-/** The artifact for `program`: template code, template data, the blob, the metadata. */
-export function emit(program: Program): Uint8Array<ArrayBuffer> {
-  const module = WasmModule.read(loadTemplate())
+/**
+ * The artifact for `program`: template code, template data, the blob, the
+ * metadata. `template` is the shipped runtime unless a caller (bench/phases.js)
+ * links a variant build.
+ */
+export function emit(program: Program, template: Uint8Array = loadTemplate()): Uint8Array<ArrayBuffer> {
+  const module = WasmModule.read(template)
   try {
     const segments = module.segments()
     const staticEnd = Math.max(1024, module.takeExportedConstant(STATIC_END_GLOBAL), ...segments.map((s) => s.offset + s.data.length))

@@ -8,10 +8,11 @@ import { writeAccount } from './account'
 import { header } from './blob'
 import { Fault, fault } from './fault'
 import { holds, readAt, readCountOf, readSource, setValue, startReads } from './interp'
-import { JsonError, errorAt, errorCode, keyEquals, keyStart, nextMember, rootEnd, rootStart, stringEscaped, validate, valueEnd, valueStart } from './json'
+import { JsonError, MemberIndex, errorAt, errorCode, firstMember, followingMember, keyEquals, keyStart, rootEnd, rootStart, stringEscaped, validate, valueEnd, valueStart } from './json'
 import { Entry, Header, Limit, Read, Source, ValueRecord, ValuesTable } from './layout'
 import { scratch } from './scratch'
 import { begin, beginError, copyOf, endError, error, finish, putDecimal, putEscaped, putText, seal } from './response'
+import { Phase, STOP_AFTER } from './phase'
 import { probe } from './table'
 import { bytesEqual, invalidUtf8At } from './text'
 import { unescapeInto } from './unescape'
@@ -33,6 +34,15 @@ const enum From {
 
 // ---- evaluate: the request as three JSON texts
 
+/** `{}`, in static data: what a build for bench/phases.js answers after the phase it stops at. */
+const STOPPED: usize = memory.data<u8>([2, 0, 0, 0, 0x7b, 0x7d])
+
+/** True in a build made with `--stop-after phase` (scripts/build-runtime.js), false (and folded away) in every other. */
+// @ts-ignore: decorator
+@inline function stopAfter(phase: Phase): bool {
+  return STOP_AFTER == phase
+}
+
 /** Spans of the source objects: Arguments, AgentAttributes, ResourceAttributes (end 0 = absent). */
 let argsStart: usize = 0
 let argsEnd: usize = 0
@@ -43,6 +53,9 @@ let resourceEnd: usize = 0
 let roleStart: usize = 0
 let roleEnd: usize = 0
 let roleEscaped: bool = false
+/** The members of the arguments and context objects, recorded as they are validated (json.ts `MemberIndex`). */
+const ARGS_INDEX: usize = memory.data(<i32>MemberIndex.Bytes)
+const CONTEXT_INDEX: usize = memory.data(<i32>MemberIndex.Bytes)
 
 /**
  * `evaluate` on inputs the caller declared: `toolIn`, `argsIn`, `ctxIn` say
@@ -52,12 +65,15 @@ let roleEscaped: bool = false
 export function decideTexts(tool: usize, toolLen: usize, toolIn: bool, args: usize, argsLen: usize, argsIn: bool, ctx: usize, ctxLen: usize, ctxIn: bool): usize {
   let bad = toolUtf8Error(tool, toolLen, toolIn, utf8('tool_name'))
   if (bad != 0) return bad
+  if (stopAfter(Phase.Inputs)) return STOPPED
   if (!argsIn) return error(utf8('arguments JSON'), utf8('buffer outside memory'))
-  if (!validate(args, argsLen, Limit.Depth)) return jsonError(utf8('arguments JSON'))
+  if (!validate(args, argsLen, Limit.Depth, ARGS_INDEX)) return jsonError(utf8('arguments JSON'))
   argsStart = rootStart
   argsEnd = rootEnd
+  if (stopAfter(Phase.Arguments)) return STOPPED
   if (!ctxIn) return error(utf8('context JSON'), utf8('buffer outside memory'))
-  if (!validate(ctx, ctxLen, Limit.Depth)) return jsonError(utf8('context JSON'))
+  if (!validate(ctx, ctxLen, Limit.Depth, CONTEXT_INDEX)) return jsonError(utf8('context JSON'))
+  if (stopAfter(Phase.Context)) return STOPPED
   if (load<u8>(rootStart) != 0x7b) return error(utf8('context JSON'), utf8('not an object'))
   let repeated = readContext(ctx, rootStart, rootEnd)
   if (repeated != 0) return repeated
@@ -70,7 +86,10 @@ export function decideTexts(tool: usize, toolLen: usize, toolIn: bool, args: usi
     if (role == 0) return faultAnswer(utf8('evaluate'))
     roleLen = unescapeInto(role, roleStart + 1, roleEnd - 1)
   }
-  return decide(probe(tool, toolLen, role, roleLen), tool, toolLen, role, roleLen, From.Texts)
+  if (stopAfter(Phase.Role)) return STOPPED
+  let entry = probe(tool, toolLen, role, roleLen)
+  if (stopAfter(Phase.Probe)) return STOPPED
+  return decide(entry, tool, toolLen, role, roleLen, From.Texts)
 }
 
 /**
@@ -82,7 +101,7 @@ function readContext(ctx: usize, start: usize, end: usize): usize {
   roleEnd = 0
   agentEnd = 0
   resourceEnd = 0
-  for (let p = nextMember(start + 1, end, true); p != 0; p = nextMember(p, end, true)) {
+  for (let m = firstMember(CONTEXT_INDEX, start, end); m != 0; m = followingMember(CONTEXT_INDEX, m, end)) {
     if (keyIs(utf8('role'))) {
       if (roleEnd != 0) return repeatedKey(ctx, utf8('role'))
       roleStart = valueStart
@@ -214,14 +233,16 @@ function decide(entry: usize, tool: usize, toolLen: usize, role: usize, roleLen:
   let root = startReads(cond)
   if (root == 0) return faultAnswer(exportName(from))
   if (from == From.Texts) {
-    readSource(Source.Arguments, argsStart, argsEnd)
-    readSource(Source.AgentAttributes, agentStart, agentEnd)
-    readSource(Source.ResourceAttributes, resourceStart, resourceEnd)
+    readSource(Source.Arguments, argsStart, argsEnd, ARGS_INDEX)
+    readSource(Source.AgentAttributes, agentStart, agentEnd, 0)
+    readSource(Source.ResourceAttributes, resourceStart, resourceEnd, 0)
+    if (stopAfter(Phase.Reads)) return STOPPED
   } else {
     let refused = readValues()
     if (refused != 0) return refused
   }
   let passed = holds(root)
+  if (stopAfter(Phase.Condition)) return STOPPED
   if (fault != Fault.None) return faultAnswer(exportName(from))
   if (passed) return allow(entry, Outcome.Passed, tool, toolLen, role, roleLen, from)
   writeReason(false, Outcome.Failed, tool, toolLen, role, roleLen, root)

@@ -3,7 +3,7 @@
 // Why a node fails is account.ts's to write.
 
 import { Fault, raise } from './fault'
-import { keyEquals, nextMember, valueEnd, valueStart } from './json'
+import { firstMember, followingMember, keyEquals, valueEnd, valueStart } from './json'
 import { CompositeNode, Condition, EqualsNode, InNode, NotNode, NumericNode, Op, PresentNode, Read, TextRef } from './layout'
 import { scratch } from './scratch'
 import { parseNumber } from './number'
@@ -65,14 +65,15 @@ export function setValue(read: u32, start: usize, end: usize): void {
 /**
  * For every read of `source`, the value of the last member of the object
  * `[start, end)` whose unescaped key is the field; a source that is not an
- * object (or absent: end 0) leaves its reads absent.
+ * object (or absent: end 0) leaves its reads absent. `index` is the object's
+ * member index (json.ts `firstMember`), or 0.
  */
-export function readSource(source: u32, start: usize, end: usize): void {
+export function readSource(source: u32, start: usize, end: usize, index: usize): void {
   if (end == 0 || load<u8>(start) != 0x7b) return
   let wanted = false
   for (let r: u32 = 0; r < readCount; r++) wanted = wanted || load<u32>(readAt(r), Read.Source) == source
   if (!wanted) return
-  for (let p = nextMember(start + 1, end, true); p != 0; p = nextMember(p, end, true)) {
+  for (let m = firstMember(index, start, end); m != 0; m = followingMember(index, m, end)) {
     for (let r: u32 = 0; r < readCount; r++) {
       let read = readAt(r)
       if (load<u32>(read, Read.Source) != source) continue

@@ -83,15 +83,17 @@ function skipSpaceRun(p: usize, end: usize): usize {
  * Checks that `[start, start + len)` is exactly one JSON text nested fewer than
  * `levels` deep (spec §5: 128 for a whole input; less for a value that sits
  * inside one). On success sets `rootStart`/`rootEnd`; on failure sets
- * `errorCode`/`errorAt` (first error wins).
+ * `errorCode`/`errorAt` (first error wins). When `index` is not 0, the members
+ * of a root object are recorded there in the same pass (see `MemberIndex`).
  */
-export function validate(start: usize, len: usize, levels: i32): bool {
+export function validate(start: usize, len: usize, levels: i32, index: usize = 0): bool {
   let end = start + len
   textStart = start
   errorCode = JsonError.None
   let p = skipSpace(start, end)
   if (p == end) return fail(JsonError.Empty, p) != 0
   rootStart = p
+  if (index != 0) startIndex(index)
   let depth: i32 = 0
   while (true) {
     // p is at the start of a value.
@@ -106,7 +108,7 @@ export function validate(start: usize, len: usize, levels: i32): bool {
       if (p >= end) return fail(JsonError.UnexpectedEnd, p) != 0
       let d = <u32>load<u8>(p)
       if (object && d != 0x7d) {
-        p = scanKeyAndColon(p, end)
+        p = depth == 1 && index != 0 ? indexKey(p, end) : scanKeyAndColon(p, end)
         if (p == 0) return false
         continue
       }
@@ -124,6 +126,7 @@ export function validate(start: usize, len: usize, levels: i32): bool {
     // After a value: close containers until a separator starts the next value.
     let next = false
     while (!next) {
+      if (depth == 1 && index != 0) indexValueEnd(p)
       if (depth == 0) {
         rootEnd = p
         p = skipSpace(p, end)
@@ -136,7 +139,7 @@ export function validate(start: usize, len: usize, levels: i32): bool {
       if (d == 0x2c) {
         p = skipSpace(p + 1, end)
         if (object) {
-          p = scanKeyAndColon(p, end)
+          p = depth == 1 && index != 0 ? indexKey(p, end) : scanKeyAndColon(p, end)
           if (p == 0) return false
         }
         next = true
@@ -151,12 +154,16 @@ export function validate(start: usize, len: usize, levels: i32): bool {
   return false
 }
 
+/** Where the key `scanKeyAndColon` last scanned ends (past its closing quote). */
+let scannedKeyEnd: usize = 0
+
 /** At a member's key: scans `"key"`, white space, `:`, white space; returns the value's start. */
 function scanKeyAndColon(p: usize, end: usize): usize {
   if (p >= end) return fail(JsonError.UnexpectedEnd, p)
   if (load<u8>(p) != 0x22) return fail(JsonError.ExpectedKey, p)
   p = scanString(p, end)
   if (p == 0) return 0
+  scannedKeyEnd = p
   p = skipSpace(p, end)
   if (p >= end) return fail(JsonError.UnexpectedEnd, p)
   if (load<u8>(p) != 0x3a) return fail(JsonError.ExpectedColon, p)
@@ -197,6 +204,7 @@ function hex4(p: usize, end: usize): i32 {
 /** At an opening quote: checks the string and returns the position after its closing quote. */
 function scanString(p: usize, end: usize): usize {
   p++
+  stringEscaped = false
   while (true) {
     // Skip plain printable ASCII eight bytes at a time.
     while (p + 8 <= end) {
@@ -212,6 +220,7 @@ function scanString(p: usize, end: usize): usize {
     let c = <u32>load<u8>(p)
     if (c == 0x22) return p + 1
     if (c == 0x5c) {
+      stringEscaped = true
       if (p + 1 >= end) return fail(JsonError.UnexpectedEnd, p + 1)
       let e = <u32>load<u8>(p, 1)
       if (e == 0x75) {
@@ -388,4 +397,94 @@ export function keyEquals(bytes: usize, len: usize): bool {
 /** True when the current member's key has an escape (so its bytes are not its text). */
 export function keyHasEscape(): bool {
   return keyEscaped
+}
+
+// ---- The member index: a root object's members, recorded by `validate` in its one pass
+
+/**
+ * An index (`validate`'s `index`): a u32 count, then up to `Capacity` records.
+ * A root object with more members leaves the count `Unindexed`, and its
+ * members are walked instead; so does any object but a root.
+ */
+export const enum MemberIndex {
+  Count = 0,
+  Records = 4,
+  Capacity = 32,
+  Unindexed = 0xffffffff,
+  Bytes = Records + Capacity * MemberRecord.Size,
+}
+
+const enum MemberRecord {
+  KeyStart = 0,
+  KeyEnd = 4,
+  ValueStart = 8,
+  ValueEnd = 12,
+  KeyEscaped = 16,
+  /** Whether a string value has an escape (as `stringEscaped` after `nextMember`). */
+  ValueEscaped = 20,
+  Size = 24,
+}
+
+/** The index `validate` is filling. */
+let filling: usize = 0
+
+function startIndex(index: usize): void {
+  filling = index
+  store<u32>(index, 0, MemberIndex.Count)
+}
+
+/** `scanKeyAndColon` for a member of the root object, which it records while there is room. */
+function indexKey(p: usize, end: usize): usize {
+  let valueAt = scanKeyAndColon(p, end)
+  if (valueAt == 0) return 0
+  let count = load<u32>(filling, MemberIndex.Count)
+  if (count >= <u32>MemberIndex.Capacity) {
+    store<u32>(filling, MemberIndex.Unindexed, MemberIndex.Count)
+    return valueAt
+  }
+  let record = filling + MemberIndex.Records + <usize>count * MemberRecord.Size
+  store<u32>(record, p + 1, MemberRecord.KeyStart)
+  store<u32>(record, scannedKeyEnd - 1, MemberRecord.KeyEnd)
+  store<u32>(record, valueAt, MemberRecord.ValueStart)
+  store<u32>(record, stringEscaped ? 1 : 0, MemberRecord.KeyEscaped)
+  store<u32>(filling, count + 1, MemberIndex.Count)
+  return valueAt
+}
+
+/** A member of the root object ends at `p`: its record, if it has one, gets the end. */
+function indexValueEnd(p: usize): void {
+  let count = load<u32>(filling, MemberIndex.Count)
+  // 0: the root is an array; Unindexed: past the capacity.
+  if (count == 0 || count > <u32>MemberIndex.Capacity) return
+  let record = filling + MemberIndex.Records + <usize>(count - 1) * MemberRecord.Size
+  store<u32>(record, p, MemberRecord.ValueEnd)
+  store<u32>(record, stringEscaped ? 1 : 0, MemberRecord.ValueEscaped)
+}
+
+/**
+ * Iterates the members of the object `[start, end)` as `nextMember` does (each
+ * call makes one member current and returns a cursor for the next, 0 after
+ * the last), from `index` when it holds them all (`index` is the one
+ * `validate` filled for this object, or 0), walking the text otherwise.
+ */
+export function firstMember(index: usize, start: usize, end: usize): usize {
+  if (!indexed(index)) return nextMember(start + 1, end, true)
+  return followingMember(index, index + MemberIndex.Records, end)
+}
+
+export function followingMember(index: usize, cursor: usize, end: usize): usize {
+  if (!indexed(index)) return nextMember(cursor, end, true)
+  if (cursor >= index + MemberIndex.Records + <usize>load<u32>(index, MemberIndex.Count) * MemberRecord.Size) return 0
+  keyStart = load<u32>(cursor, MemberRecord.KeyStart)
+  keyEnd = load<u32>(cursor, MemberRecord.KeyEnd)
+  keyEscaped = load<u32>(cursor, MemberRecord.KeyEscaped) != 0
+  valueStart = load<u32>(cursor, MemberRecord.ValueStart)
+  valueEnd = load<u32>(cursor, MemberRecord.ValueEnd)
+  stringEscaped = load<u32>(cursor, MemberRecord.ValueEscaped) != 0
+  return cursor + MemberRecord.Size
+}
+
+// @ts-ignore: decorator
+@inline function indexed(index: usize): bool {
+  return index != 0 && load<u32>(index, MemberIndex.Count) != MemberIndex.Unindexed
 }

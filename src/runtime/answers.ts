@@ -1,11 +1,13 @@
-// Allow answers kept once built (docs/design.md "Kept answers"). The answer to
-// a request that an entry allows names only the entry's own tool and role, so
+// Answers kept once built (docs/design.md "Kept answers"). The answer to a
+// request that an entry allows names only the entry's own tool and role, so
 // it is the same bytes on every call: it is written on the entry's first Allow
 // and kept for the module's life, in an arena taken at the heap's start (so it
 // never splits the heap). `evaluate_values` answers the kept bytes themselves
 // (its one host reads answers and never writes them); `evaluate` answers a
-// copy, a response like any other. Entries whose answers find no room in the
-// arena are answered as before, written on every call.
+// copy, a response like any other. A Deny for a failed condition is the same
+// bytes up to its account, so that head is kept too, on the entry's first
+// such Deny, and only the account is written per call. Entries whose answers
+// find no room in the arena are answered as before, written on every call.
 
 import { header } from './blob'
 import { keepZeroed } from './heap'
@@ -16,8 +18,16 @@ const ARENA_LIMIT: u64 = 64 * 1024
 /** The fixed part of an Allow answer, long reasons and length word included, over-counted. */
 const ANSWER_FIXED: u64 = 96
 
-/** Per entry, in the blob's order: the address of its kept Allow answer, 0 until it is built. */
+/** Per entry, in the blob's order, a `Slot`: the addresses of what is kept for it, 0 until it is built. */
 let table: usize = 0
+
+const enum Slot {
+  /** The Allow answer (a response: u32 length, then the text). */
+  Allow = 0,
+  /** The head of a Deny for a failed condition, up to its account (u32 length, then the text). */
+  DenyHead = 4,
+  Size = 8,
+}
 /** The arena: the next free byte (16-aligned) and its end. */
 let next: usize = 0
 let end: usize = 0
@@ -33,22 +43,28 @@ export function startKept(): void {
   // Past the limit the arena is the limit: the rest of a large table need not be read.
   for (let i: usize = 0; i < count && need < ARENA_LIMIT; i++) {
     let entry = <usize>header(Header.EntriesPtr) + i * Entry.Size
-    // A name of n bytes escapes to at most 6n.
-    need += (ANSWER_FIXED + 6 * (<u64>load<u32>(entry, Entry.ToolLen) + <u64>load<u32>(entry, Entry.RoleLen)) + 31) & ~<u64>15
+    // A name of n bytes escapes to at most 6n; an entry with a condition keeps a Deny's head too.
+    let one = (ANSWER_FIXED + 6 * (<u64>load<u32>(entry, Entry.ToolLen) + <u64>load<u32>(entry, Entry.RoleLen)) + 31) & ~<u64>15
+    need += load<u32>(entry, Entry.CondPtr) == 0 ? one : 2 * one
   }
   if (need > ARENA_LIMIT) need = ARENA_LIMIT
-  table = keepZeroed(count * 4)
+  table = keepZeroed(count * Slot.Size)
   next = table == 0 ? 0 : keepZeroed(<usize>need)
   end = next == 0 ? 0 : next + <usize>need
 }
 
 function slotOf(entry: usize): usize {
-  return table + (entry - <usize>header(Header.EntriesPtr)) / Entry.Size * 4
+  return table + (entry - <usize>header(Header.EntriesPtr)) / Entry.Size * Slot.Size
 }
 
 /** The kept Allow answer of `entry` (a response address), or 0 when it is not built. */
 export function keptAnswer(entry: usize): usize {
-  return table == 0 ? 0 : <usize>load<u32>(slotOf(entry))
+  return table == 0 ? 0 : <usize>load<u32>(slotOf(entry), Slot.Allow)
+}
+
+/** The kept head of `entry`'s Deny for a failed condition (u32 length, then the text), or 0 when it is not built. */
+export function keptDenyHead(entry: usize): usize {
+  return table == 0 ? 0 : <usize>load<u32>(slotOf(entry), Slot.DenyHead)
 }
 
 /**
@@ -58,11 +74,20 @@ export function keptAnswer(entry: usize): usize {
  * when the arena has no room left for it.
  */
 export function keepAnswer(entry: usize, response: usize): usize {
-  let length = 4 + <usize>load<u32>(response)
+  return keep(slotOf(entry) + Slot.Allow, response)
+}
+
+/** Keeps the text at `head` (the u32 length, then the text) as `entry`'s Deny head; its address, or 0 without room. */
+export function keepDenyHead(entry: usize, head: usize): usize {
+  return keep(slotOf(entry) + Slot.DenyHead, head)
+}
+
+function keep(slot: usize, text: usize): usize {
+  let length = 4 + <usize>load<u32>(text)
   let at = next + KeptAnswer.Remainder
-  if (next == 0 || <u64>at + <u64>length > <u64>end) return 0
-  memory.copy(at, response, length)
+  if (table == 0 || next == 0 || <u64>at + <u64>length > <u64>end) return 0
+  memory.copy(at, text, length)
   next = (at + length + KeptAnswer.Modulus - 1) & ~(<usize>KeptAnswer.Modulus - 1)
-  store<u32>(slotOf(entry), <u32>at)
+  store<u32>(slot, <u32>at)
   return at
 }

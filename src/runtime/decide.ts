@@ -3,7 +3,7 @@
 // (`evaluate_values`); from the table probe on, both take the one path below,
 // so they answer the same bytes for the same request.
 
-import { keepAnswer, keptAnswer } from './answers'
+import { keepAnswer, keepDenyHead, keptAnswer, keptDenyHead } from './answers'
 import { writeAccount } from './account'
 import { header } from './blob'
 import { Fault, fault } from './fault'
@@ -11,7 +11,7 @@ import { holds, readAt, readCountOf, readSource, setValue, startReads } from './
 import { JsonError, MemberIndex, errorAt, errorCode, firstMember, followingMember, keyEquals, keyStart, rootEnd, rootStart, stringEscaped, validate, valueEnd, valueStart } from './json'
 import { Entry, Header, Limit, Read, Source, ValueRecord, ValuesTable } from './layout'
 import { scratch } from './scratch'
-import { begin, beginError, copyOf, endError, error, finish, putDecimal, putEscaped, putText, seal } from './response'
+import { begin, beginError, copyOf, endError, error, finish, putBytes, putDecimal, putEscaped, putText, seal } from './response'
 import { Phase, STOP_AFTER } from './phase'
 import { probe } from './table'
 import { bytesEqual, invalidUtf8At } from './text'
@@ -226,7 +226,7 @@ function decide(entry: usize, tool: usize, toolLen: usize, role: usize, roleLen:
   // The table must claim exactly the entry's reads: none for a pair without condition.
   if (from == From.Values && cond == 0 && load<u32>(table, ValuesTable.Count) != 0) return valuesMismatch(0)
   if (entry == 0) {
-    writeReason(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen, 0)
+    writeReason(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen)
     return fault != Fault.None ? faultAnswer(exportName(from)) : finish()
   }
   if (cond == 0) return allow(entry, Outcome.NoCondition, tool, toolLen, role, roleLen, from)
@@ -245,7 +245,17 @@ function decide(entry: usize, tool: usize, toolLen: usize, role: usize, roleLen:
   if (stopAfter(Phase.Condition)) return STOPPED
   if (fault != Fault.None) return faultAnswer(exportName(from))
   if (passed) return allow(entry, Outcome.Passed, tool, toolLen, role, roleLen, from)
-  writeReason(false, Outcome.Failed, tool, toolLen, role, roleLen, root)
+  // The Deny's head is the entry's own, kept after its first failure (answers.ts): only the account is written per call.
+  begin()
+  let head = keptDenyHead(entry)
+  if (head != 0) putBytes(head + 4, load<u32>(head))
+  else {
+    writeHead(false, Outcome.Failed, tool, toolLen, role, roleLen)
+    let written = seal()
+    if (written != 0) keepDenyHead(entry, written)
+  }
+  writeAccount(root)
+  putText(utf8('"}'))
   // Explaining a failure decides its checks again: a fault there is the answer too.
   return fault != Fault.None ? faultAnswer(exportName(from)) : finish()
 }
@@ -257,7 +267,7 @@ function decide(entry: usize, tool: usize, toolLen: usize, role: usize, roleLen:
 function allow(entry: usize, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize, from: From): usize {
   let kept = keptAnswer(entry)
   if (kept == 0) {
-    writeReason(true, outcome, tool, toolLen, role, roleLen, 0)
+    writeReason(true, outcome, tool, toolLen, role, roleLen)
     if (fault != Fault.None) return faultAnswer(exportName(from))
     let written = seal()
     kept = written == 0 ? 0 : keepAnswer(entry, written)
@@ -267,9 +277,15 @@ function allow(entry: usize, outcome: Outcome, tool: usize, toolLen: usize, role
   return from == From.Values ? kept : copyOf(kept)
 }
 
-/** Writes the response with spec §4's reason for the outcome, and the account of the failed condition at `failed` after `: `. */
-function writeReason(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize, failed: usize): void {
+/** Writes the whole response with spec §4's reason for an outcome that has no account. */
+function writeReason(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize): void {
   begin()
+  writeHead(allow, outcome, tool, toolLen, role, roleLen)
+  putText(utf8('"}'))
+}
+
+/** The response up to the end of its reason, or, for a failed condition, up to where the account starts. */
+function writeHead(allow: bool, outcome: Outcome, tool: usize, toolLen: usize, role: usize, roleLen: usize): void {
   putText(allow ? utf8('{"decision":"Allow","reason":"') : utf8('{"decision":"Deny","reason":"'))
   putText(outcome == Outcome.NoRule ? utf8("no rule matched tool '") : utf8("rule matched tool '"))
   putEscaped(tool, toolLen)
@@ -278,11 +294,7 @@ function writeReason(allow: bool, outcome: Outcome, tool: usize, toolLen: usize,
   if (outcome == Outcome.NoRule) putText(utf8("'; applying default_action"))
   else if (outcome == Outcome.NoCondition) putText(utf8("'; no condition required"))
   else if (outcome == Outcome.Passed) putText(utf8("'; condition passed"))
-  else {
-    putText(utf8("'; condition failed: "))
-    writeAccount(failed)
-  }
-  putText(utf8('"}'))
+  else putText(utf8("'; condition failed: "))
 }
 
 /** The error for the call's fault, named by the export that was called (`utf8('…')`): it never turns into a decision. */

@@ -10,6 +10,8 @@ import { compile } from '../src/compiler/compile.js'
 import { KeptAnswer, Limit, Source, ValueRecord, ValuesTable } from '../packages/sdk/src/layout.js'
 import { Perso } from '../src/index.js'
 import type { ValuesExports } from './support/values-host.js'
+import type { Policy } from '../src/compiler/policy.js'
+import { referenceEvaluateText, responseJson } from './support/reference.js'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -134,6 +136,36 @@ describe('past the arena', () => {
         h.release(fresh)
         h.release(resp)
       })
+    }
+    expect(h.ex.memory.buffer.byteLength).toBe(memory)
+  })
+})
+
+describe('the head of a Deny for a failed condition is kept; its account is written per call', () => {
+  // 600 tools of 120 bytes under one condition: Allow answers and Deny heads twice past the arena.
+  const tools = Array.from({ length: 600 }, (_, i) => `tool_${String(i).padStart(4, '0')}_${'x'.repeat(110)}`)
+  const policy = {
+    version: 'kept-2',
+    default_action: 'Deny',
+    tools,
+    roles: ['r'],
+    rules: [{ tool_name: '*', roles: ['r'], condition: { NumericCheck: { source: 'Arguments', field: 'amount', op: 'Lte', value: 5 } } }],
+  }
+
+  it('kept or not, every answer is the reference’s, whatever failed before it; memory stays flat', async () => {
+    const h = rawHost((await compile(JSON.stringify(policy))).wasm!)
+    let memory = 0
+    for (let pass = 0; pass < 3; pass++) {
+      tools.forEach((tool, i) => {
+        // A different failing value each time, a passing one between: the head is reused, never the account.
+        for (const amount of [`${10 + pass}`, '1', `"${i}"`, 'null', '{"a":1}']) {
+          const args = `{"amount":${amount}}`
+          const resp = h.evaluate(tool, args, ctx('r'))
+          expect(h.text(resp), `${tool} ${args}`).toBe(responseJson(referenceEvaluateText(policy as unknown as Policy, tool, args, ctx('r'))))
+          h.release(resp)
+        }
+      })
+      if (pass === 0) memory = h.ex.memory.buffer.byteLength
     }
     expect(h.ex.memory.buffer.byteLength).toBe(memory)
   })

@@ -166,9 +166,11 @@ const { cliSection } = await import('./cli.js')
 const { engineSection } = await import('./engine.js')
 const { varyingSection } = await import('./varying.js')
 const SECTIONS = [decisionSpeed, varyingSection, artifactSection, engineSection, cliSection]
+/** BENCH_ONLY=decisionSpeed,engineSection runs those sections alone. */
+const only = process.env.BENCH_ONLY?.split(',')
 
 const source = readFileSync(new URL('fixtures/crm.json', root))
 const compiled = await compile(source, { filename: 'fixtures/crm.json' })
 if (compiled.wasm === undefined) throw new Error('fixtures/crm.json did not compile')
 const context = { wasm: compiled.wasm, source, policy: JSON.parse(source.toString('utf8')) }
-for (const section of SECTIONS) await section(context)
+for (const section of SECTIONS) if (only === undefined || only.includes(section.name)) await section(context)

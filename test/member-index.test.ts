@@ -1,7 +1,8 @@
-// The member index (json.ts `MemberIndex`): `validate` records the members of the
-// arguments and context objects in its one pass, up to 32 each; the decision reads
-// role, attribute objects and condition fields from that record, and walks the
-// text when an object has more members. Both ways must answer what the
+// The member index (json.ts `MemberIndex`): `validate` records, in its one pass,
+// the members of the arguments object, and of the context object and its
+// attribute objects, up to 32 records a text; the decision reads role,
+// attribute objects and condition fields from that record, and walks the text
+// when there are more. Both ways must answer what the
 // reference answers, at and around the capacity, with the field first, last,
 // repeated across the boundary, behind an escaped key, and with escaped values.
 
@@ -103,6 +104,27 @@ describe('the member index, at and around its capacity of 32 members', () => {
         check('refund', '{"amount":1}', object(place(n, [['role', '"agent"'], ['role', '"agent"']])))
         check('refund', '{"amount":1}', object([['role', '"agent"'], ...fillers(n, 'f'), ['r\\u006fle', '"agent"']]))
         check('refund', '{"amount":1}', object(place(n, [])))
+      }
+    }
+  })
+
+  it('reads condition fields from attribute objects of every width, never from a look-alike elsewhere', () => {
+    const context = (agent: string, resource: string, extra: [string, string][] = []): string =>
+      object([['role', '"manager"'], ...extra, ['agent_attrs', agent], ['resource_attrs', resource]])
+    for (const n of SIZES) {
+      for (const { place } of PLACEMENTS) {
+        for (const [key, value] of [['user_id', '"u1"'], ['user_id', '"u2"'], ['us\u0065r_id', '"u1"'], ['user_id', '"\u0075\u0031"'], ['user_id', 'null']] as const) {
+          check('delete', '{}', context(object(place(n, [[key, value]])), '{"owner_id":"u1"}'))
+          check('delete', '{}', context('{"user_id":"u1"}', object(place(n, [[key.replace('user', 'owner'), value]]))))
+        }
+        // Repeated across the boundary: the last one counts.
+        check('delete', '{}', context(object([['user_id', '"u2"'], ...fillers(n, 'f'), ['user_id', '"u1"']]), '{"owner_id":"u1"}'))
+        check('delete', '{}', context(object([['user_id', '"u1"'], ...fillers(n, 'f'), ['user_id', '"u2"']]), '{"owner_id":"u1"}'))
+        // Members of other objects in the context, before or after, are not the attributes'.
+        const decoys: [string, string][] = [['x', '{"user_id":"u1","owner_id":"u1"}'], ...fillers(n, 'd')]
+        check('delete', '{}', context('{}', '{}', decoys))
+        check('delete', '{}', object([['role', '"manager"'], ['agent_attrs', '[{"user_id":"u1"}]'], ['resource_attrs', '{"owner_id":"u1"}'], ...decoys]))
+        check('delete', '{}', object([['role', '"manager"'], ['agent_attrs', '{}'], ...decoys, ['resource_attrs', '{"owner_id":"u1"}'], ['a', '{"user_id":"u1"}']]))
       }
     }
   })

@@ -53,7 +53,7 @@ let resourceEnd: usize = 0
 let roleStart: usize = 0
 let roleEnd: usize = 0
 let roleEscaped: bool = false
-/** The members of the arguments and context objects, recorded as they are validated (json.ts `MemberIndex`). */
+/** The members of the arguments object, and of the context object and its attribute objects, recorded as they are validated (json.ts `MemberIndex`). */
 const ARGS_INDEX: usize = memory.data(<i32>MemberIndex.Bytes)
 const CONTEXT_INDEX: usize = memory.data(<i32>MemberIndex.Bytes)
 
@@ -72,7 +72,7 @@ export function decideTexts(tool: usize, toolLen: usize, toolIn: bool, args: usi
   argsEnd = rootEnd
   if (stopAfter(Phase.Arguments)) return STOPPED
   if (!ctxIn) return error(utf8('context JSON'), utf8('buffer outside memory'))
-  if (!validate(ctx, ctxLen, Limit.Depth, CONTEXT_INDEX)) return jsonError(utf8('context JSON'))
+  if (!validate(ctx, ctxLen, Limit.Depth, CONTEXT_INDEX, 2)) return jsonError(utf8('context JSON'))
   if (stopAfter(Phase.Context)) return STOPPED
   if (load<u8>(rootStart) != 0x7b) return error(utf8('context JSON'), utf8('not an object'))
   let repeated = readContext(ctx, rootStart, rootEnd)
@@ -234,8 +234,8 @@ function decide(entry: usize, tool: usize, toolLen: usize, role: usize, roleLen:
   if (root == 0) return faultAnswer(exportName(from))
   if (from == From.Texts) {
     readSource(Source.Arguments, argsStart, argsEnd, ARGS_INDEX)
-    readSource(Source.AgentAttributes, agentStart, agentEnd, 0)
-    readSource(Source.ResourceAttributes, resourceStart, resourceEnd, 0)
+    readSource(Source.AgentAttributes, agentStart, agentEnd, CONTEXT_INDEX)
+    readSource(Source.ResourceAttributes, resourceStart, resourceEnd, CONTEXT_INDEX)
     if (stopAfter(Phase.Reads)) return STOPPED
   } else {
     let refused = readValues()

@@ -84,16 +84,19 @@ function skipSpaceRun(p: usize, end: usize): usize {
  * `levels` deep (spec §5: 128 for a whole input; less for a value that sits
  * inside one). On success sets `rootStart`/`rootEnd`; on failure sets
  * `errorCode`/`errorAt` (first error wins). When `index` is not 0, the members
- * of a root object are recorded there in the same pass (see `MemberIndex`).
+ * of a root object, and with `indexLevels` 2 those of the objects that are its
+ * members' values, are recorded there in the same pass (see `MemberIndex`).
  */
-export function validate(start: usize, len: usize, levels: i32, index: usize = 0): bool {
+export function validate(start: usize, len: usize, levels: i32, index: usize = 0, indexLevels: i32 = 1): bool {
   let end = start + len
   textStart = start
   errorCode = JsonError.None
   let p = skipSpace(start, end)
   if (p == end) return fail(JsonError.Empty, p) != 0
   rootStart = p
-  if (index != 0) startIndex(index)
+  if (index != 0) startIndex(index, p)
+  // The depths whose members are recorded: none without an index.
+  let indexed = index == 0 ? 0 : indexLevels
   let depth: i32 = 0
   while (true) {
     // p is at the start of a value.
@@ -108,7 +111,7 @@ export function validate(start: usize, len: usize, levels: i32, index: usize = 0
       if (p >= end) return fail(JsonError.UnexpectedEnd, p) != 0
       let d = <u32>load<u8>(p)
       if (object && d != 0x7d) {
-        p = depth == 1 && index != 0 ? indexKey(p, end) : scanKeyAndColon(p, end)
+        p = depth <= indexed ? indexKey(p, end, depth) : scanKeyAndColon(p, end)
         if (p == 0) return false
         continue
       }
@@ -126,7 +129,7 @@ export function validate(start: usize, len: usize, levels: i32, index: usize = 0
     // After a value: close containers until a separator starts the next value.
     let next = false
     while (!next) {
-      if (depth == 1 && index != 0) indexValueEnd(p)
+      if (depth <= indexed && depth > 0) indexValueEnd(p, depth)
       if (depth == 0) {
         rootEnd = p
         p = skipSpace(p, end)
@@ -139,7 +142,7 @@ export function validate(start: usize, len: usize, levels: i32, index: usize = 0
       if (d == 0x2c) {
         p = skipSpace(p + 1, end)
         if (object) {
-          p = depth == 1 && index != 0 ? indexKey(p, end) : scanKeyAndColon(p, end)
+          p = depth <= indexed ? indexKey(p, end, depth) : scanKeyAndColon(p, end)
           if (p == 0) return false
         }
         next = true
@@ -399,16 +402,20 @@ export function keyHasEscape(): bool {
   return keyEscaped
 }
 
-// ---- The member index: a root object's members, recorded by `validate` in its one pass
+// ---- The member index: an object's members, recorded by `validate` in its one pass
 
 /**
- * An index (`validate`'s `index`): a u32 count, then up to `Capacity` records.
- * A root object with more members leaves the count `Unindexed`, and its
- * members are walked instead; so does any object but a root.
+ * An index (`validate`'s `index`): a header, then up to `Capacity` records in
+ * text order, one per member of the root object and, when `validate` is asked
+ * for two levels, one per member of each object that is a root member's value
+ * (the context's attribute objects). Past the capacity the count is
+ * `Unindexed`, and every object of that text is walked instead.
  */
 export const enum MemberIndex {
   Count = 0,
-  Records = 4,
+  /** Where the root value starts: the object whose members have no parent. */
+  Root = 4,
+  Records = 8,
   Capacity = 32,
   Unindexed = 0xffffffff,
   Bytes = Records + Capacity * MemberRecord.Size,
@@ -422,22 +429,36 @@ const enum MemberRecord {
   KeyEscaped = 16,
   /** Whether a string value has an escape (as `stringEscaped` after `nextMember`). */
   ValueEscaped = 20,
-  Size = 24,
+  /** The ordinal of the root member whose value holds this member, or `NoParent` for a root member. */
+  Parent = 24,
+  Size = 28,
 }
 
-/** The index `validate` is filling. */
+const NO_PARENT: u32 = 0xffffffff
+
+/** The index `validate` is filling, and the records of the members open at depth 1 and 2 (0: none). */
 let filling: usize = 0
+let open1: usize = 0
+let open2: usize = 0
 
-function startIndex(index: usize): void {
+function startIndex(index: usize, root: usize): void {
   filling = index
+  open1 = 0
+  open2 = 0
   store<u32>(index, 0, MemberIndex.Count)
+  store<u32>(index, root, MemberIndex.Root)
 }
 
-/** `scanKeyAndColon` for a member of the root object, which it records while there is room. */
-function indexKey(p: usize, end: usize): usize {
+/**
+ * `scanKeyAndColon` for a member at `depth` 1 (of the root object) or 2 (of an
+ * object that is a root member's value), which it records while there is room.
+ */
+function indexKey(p: usize, end: usize, depth: i32): usize {
   let valueAt = scanKeyAndColon(p, end)
   if (valueAt == 0) return 0
   let count = load<u32>(filling, MemberIndex.Count)
+  // Unindexed already, or a member of an object inside an array root: no record.
+  if (count == MemberIndex.Unindexed || (depth == 2 && open1 == 0)) return valueAt
   if (count >= <u32>MemberIndex.Capacity) {
     store<u32>(filling, MemberIndex.Unindexed, MemberIndex.Count)
     return valueAt
@@ -447,44 +468,76 @@ function indexKey(p: usize, end: usize): usize {
   store<u32>(record, scannedKeyEnd - 1, MemberRecord.KeyEnd)
   store<u32>(record, valueAt, MemberRecord.ValueStart)
   store<u32>(record, stringEscaped ? 1 : 0, MemberRecord.KeyEscaped)
+  if (depth == 1) {
+    store<u32>(record, NO_PARENT, MemberRecord.Parent)
+    open1 = record
+  } else {
+    store<u32>(record, <u32>((open1 - filling - MemberIndex.Records) / MemberRecord.Size), MemberRecord.Parent)
+    open2 = record
+  }
   store<u32>(filling, count + 1, MemberIndex.Count)
   return valueAt
 }
 
-/** A member of the root object ends at `p`: its record, if it has one, gets the end. */
-function indexValueEnd(p: usize): void {
-  let count = load<u32>(filling, MemberIndex.Count)
-  // 0: the root is an array; Unindexed: past the capacity.
-  if (count == 0 || count > <u32>MemberIndex.Capacity) return
-  let record = filling + MemberIndex.Records + <usize>(count - 1) * MemberRecord.Size
+/** A value at `depth` (1 or 2) ends at `p`: the member it belongs to, if it has a record, gets the end. */
+function indexValueEnd(p: usize, depth: i32): void {
+  if (load<u32>(filling, MemberIndex.Count) == MemberIndex.Unindexed) return
+  // No record: the root is an array, or this is an element of an array at depth 1.
+  let record = depth == 1 ? open1 : open2
+  if (record == 0) return
   store<u32>(record, p, MemberRecord.ValueEnd)
   store<u32>(record, stringEscaped ? 1 : 0, MemberRecord.ValueEscaped)
+  if (depth == 2) open2 = 0
 }
+
+/** Whether the iteration under way walks the text (the object has no records in its index). */
+let walking: bool = true
 
 /**
  * Iterates the members of the object `[start, end)` as `nextMember` does (each
- * call makes one member current and returns a cursor for the next, 0 after
- * the last), from `index` when it holds them all (`index` is the one
- * `validate` filled for this object, or 0), walking the text otherwise.
+ * call makes one member current and returns a cursor for the next call, 0 after
+ * the last), from `index` when it records them (`index` is the one `validate`
+ * filled for the text the object is in, or 0), walking the text otherwise.
+ * One iteration at a time, as with `nextMember`.
  */
 export function firstMember(index: usize, start: usize, end: usize): usize {
-  if (!indexed(index)) return nextMember(start + 1, end, true)
-  return followingMember(index, index + MemberIndex.Records, end)
+  walking = index == 0 || load<u32>(index, MemberIndex.Count) == MemberIndex.Unindexed
+  let parent = NO_PARENT
+  if (!walking && <usize>load<u32>(index, MemberIndex.Root) != start) {
+    parent = parentOf(index, start)
+    walking = parent == NO_PARENT
+  }
+  if (walking) return nextMember(start + 1, end, true)
+  return selectFrom(index, index + MemberIndex.Records, parent)
 }
 
 export function followingMember(index: usize, cursor: usize, end: usize): usize {
-  if (!indexed(index)) return nextMember(cursor, end, true)
-  if (cursor >= index + MemberIndex.Records + <usize>load<u32>(index, MemberIndex.Count) * MemberRecord.Size) return 0
-  keyStart = load<u32>(cursor, MemberRecord.KeyStart)
-  keyEnd = load<u32>(cursor, MemberRecord.KeyEnd)
-  keyEscaped = load<u32>(cursor, MemberRecord.KeyEscaped) != 0
-  valueStart = load<u32>(cursor, MemberRecord.ValueStart)
-  valueEnd = load<u32>(cursor, MemberRecord.ValueEnd)
-  stringEscaped = load<u32>(cursor, MemberRecord.ValueEscaped) != 0
-  return cursor + MemberRecord.Size
+  if (walking) return nextMember(cursor, end, true)
+  return selectFrom(index, cursor + MemberRecord.Size, load<u32>(cursor, MemberRecord.Parent))
 }
 
-// @ts-ignore: decorator
-@inline function indexed(index: usize): bool {
-  return index != 0 && load<u32>(index, MemberIndex.Count) != MemberIndex.Unindexed
+/** The ordinal of the root member whose value is the object at `start`, or `NO_PARENT` when no record says so. */
+function parentOf(index: usize, start: usize): u32 {
+  let count = load<u32>(index, MemberIndex.Count)
+  for (let i: u32 = 0; i < count; i++) {
+    let record = index + MemberIndex.Records + <usize>i * MemberRecord.Size
+    if (load<u32>(record, MemberRecord.Parent) == NO_PARENT && <usize>load<u32>(record, MemberRecord.ValueStart) == start) return i
+  }
+  return NO_PARENT
+}
+
+/** Makes the first record at or after `from` whose parent is `parent` the current member; its address, or 0 when there is none. */
+function selectFrom(index: usize, from: usize, parent: u32): usize {
+  let end = index + MemberIndex.Records + <usize>load<u32>(index, MemberIndex.Count) * MemberRecord.Size
+  for (let record = from; record < end; record += MemberRecord.Size) {
+    if (load<u32>(record, MemberRecord.Parent) != parent) continue
+    keyStart = load<u32>(record, MemberRecord.KeyStart)
+    keyEnd = load<u32>(record, MemberRecord.KeyEnd)
+    keyEscaped = load<u32>(record, MemberRecord.KeyEscaped) != 0
+    valueStart = load<u32>(record, MemberRecord.ValueStart)
+    valueEnd = load<u32>(record, MemberRecord.ValueEnd)
+    stringEscaped = load<u32>(record, MemberRecord.ValueEscaped) != 0
+    return record
+  }
+  return 0
 }

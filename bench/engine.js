@@ -20,7 +20,7 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** The inputs of `scenario` written once into a fresh instance of `module`: `call()` decides once and releases the answer. */
-function resident(module, scenario) {
+export function resident(module, scenario) {
   const ex = new WebAssembly.Instance(module, {}).exports
   const [[tool, toolLen], [args, argsLen], [ctx, ctxLen]] = [scenario.tool, JSON.stringify(scenario.args), JSON.stringify(scenario.context)].map((text) => {
     const bytes = encoder.encode(text)

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { resident } from './engine.js'
 import { compareRounds, printTable } from './measure.js'
 import { ENGINE_SCENARIOS } from './scenarios.js'
 
@@ -44,28 +45,9 @@ try {
 }
 builds.push({ label: 'response', module: new WebAssembly.Module(emit(program)) })
 
-const encoder = new TextEncoder()
-/** `evaluate` + dealloc on inputs written once into a fresh instance of `module`. */
-function resident(module, scenario) {
-  const ex = new WebAssembly.Instance(module, {}).exports
-  const inputs = [scenario.tool, JSON.stringify(scenario.args), JSON.stringify(scenario.context)].flatMap((text) => {
-    const bytes = encoder.encode(text)
-    const ptr = ex.alloc(bytes.length)
-    new Uint8Array(ex.memory.buffer, ptr, bytes.length).set(bytes)
-    return [ptr, bytes.length]
-  })
-  const { evaluate, dealloc } = ex
-  let bytes = new Uint8Array(ex.memory.buffer)
-  return () => {
-    const resp = evaluate(...inputs)
-    if (bytes.length === 0) bytes = new Uint8Array(ex.memory.buffer)
-    dealloc(resp, 4 + (bytes[resp] | (bytes[resp + 1] << 8)))
-  }
-}
-
 const candidates = {}
 for (const scenario of ENGINE_SCENARIOS) {
-  for (const [i, build] of builds.entries()) candidates[`${scenario.name}|${i}`] = resident(build.module, scenario)
+  for (const [i, build] of builds.entries()) candidates[`${scenario.name}|${i}`] = resident(build.module, scenario).call
 }
 const { stats, discarded, rounds } = compareRounds(candidates, {
   rounds: Number(process.env.BENCH_ROUNDS ?? 15),

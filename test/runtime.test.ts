@@ -505,6 +505,25 @@ describe('input errors', () => {
     }
   })
 
+  test('plain integers take a short path up to 308 digits; from 309 the full range check decides', () => {
+    for (const [text, error] of [
+      ['9'.repeat(308), undefined],
+      [`[${'9'.repeat(308)}]`, undefined],
+      [`{"a":${'9'.repeat(308)},"b":1}`, undefined],
+      ['1' + '0'.repeat(308), undefined],
+      ['2' + '0'.repeat(308), 'number out of range at byte 0'],
+      [`[1,${'2' + '0'.repeat(308)}]`, 'number out of range at byte 3'],
+      [`[${'9'.repeat(309)}]`, 'number out of range at byte 1'],
+      ['12.', 'invalid number at byte 3'],
+      ['[7e]', 'invalid number at byte 3'],
+      ['[7E+2,8e-1,9.5]', undefined],
+      ['[12a]', "expected ',' or ']' at byte 3"],
+      ['123', undefined],
+    ] as const) {
+      expect(argsError(text), text.slice(0, 40)).toBe(error === undefined ? undefined : `arguments JSON: ${error}`)
+    }
+  })
+
   test('nesting: 127 levels are read, 128 are an error (changed: 128 were read), 100,000 do not overflow the stack', () => {
     const deepError = 'arguments JSON: nested 128 levels deep or more at byte'
     expect(argsError(nest(127))).toBeUndefined()

@@ -121,7 +121,14 @@ export function validate(start: usize, len: usize, levels: i32, index: usize = 0
     } else if (c == 0x22) {
       p = scanString(p, end)
     } else if (c == 0x2d || isDigit(c)) {
-      p = scanNumber(p, end)
+      if (c != 0x2d && c != 0x30) {
+        // Most numbers are short integers: their digits are read here, and an integer
+        // of fewer than 309 digits (below 10^308) always fits a double.
+        let q = p + 1
+        while (q < end && isDigit(load<u8>(q))) q++
+        let plain = (q >= end || (load<u8>(q) != 0x2e && (load<u8>(q) | 0x20) != 0x65)) && q - p < 309
+        p = plain ? q : scanNumberTail(p, p, q, end)
+      } else p = scanNumber(p, end)
     } else {
       p = scanLiteral(p, end)
     }
@@ -262,6 +269,14 @@ function scanNumber(start: usize, end: usize): usize {
   let intStart = p
   if (load<u8>(p) == 0x30) p++
   else while (p < end && isDigit(load<u8>(p))) p++
+  return scanNumberTail(start, intStart, p, end)
+}
+
+/**
+ * The rest of the number at `start` whose integer digits are `[intStart, p)`:
+ * its fraction and exponent, and that its value fits a double.
+ */
+function scanNumberTail(start: usize, intStart: usize, p: usize, end: usize): usize {
   let intDigits = p - intStart
   // Decimal position of the first significant digit, for the cheap overflow check.
   let leadingFractionZeros: i64 = 0

@@ -39,7 +39,7 @@ export async function artifactSection() {
   printTable(
     ['measure', 'value'],
     [
-      ['artifact size', `${wasm.length} bytes (budget ≤ 24576)`],
+      ['artifact size', `${wasm.length} bytes (budget ≤ 32768: 24 KB, and 32 KB where measured speed needs it)`],
       ['compile, warm (in-process median)', `${median(warm).toFixed(1)} ms`],
       ['compile, fresh process (node start to artifact)', `${(fullCompile - bare).toFixed(0)} ms over bare node start`],
       ['  of which loading binaryen', `${(binaryenLoad - bare).toFixed(0)} ms`],

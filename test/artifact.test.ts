@@ -24,8 +24,11 @@ describe('artifact', () => {
     expect(exports).toEqual(['alloc:function', 'dealloc:function', 'evaluate:function', 'evaluate_values:function', 'init:function', 'memory:memory'])
   })
 
-  it('is within the size budget: the CRM artifact is at most 24 KB', async () => {
-    expect((await build(crm)).length).toBeLessThanOrEqual(24 * 1024)
+  // The budget is 24 KB, and 32 KB where measured speed needs it: the validator's
+  // short paths for plain integers and short strings take it past 24 KB
+  // (docs/design.md "Engine speed", bytes against ns).
+  it('is within the size budget: the CRM artifact is at most 32 KB', async () => {
+    expect((await build(crm)).length).toBeLessThanOrEqual(32 * 1024)
   })
 
   it('is byte-identical when compiled twice', async () => {

@@ -6,7 +6,7 @@
 // reload keeps the last good policy and a stricter one denies from the next
 // call on. Everything listens on 127.0.0.1.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawnSync } from 'node:child_process'
 import { createServer, request, type Server } from 'node:http'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,7 +15,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 import { createHmac } from 'node:crypto'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { PERSO, root, temp, textOf } from './support.js'
+import { PERSO, root, start, temp, textOf } from './support.js'
 
 const ISSUER = 'https://idp.test'
 const AUDIENCE = 'https://gateway.test/mcp'
@@ -31,28 +31,6 @@ const POLICY = {
     { tool_name: 'refund', roles: ['agent'], condition: { NumericCheck: { source: 'Arguments', field: 'amount', op: 'Lte', value: 500 } } },
     { tool_name: '*', roles: ['admin'] },
   ],
-}
-
-/** A process started with `args`; resolves once a line of its output matches `ready`, with the match. */
-function start(args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready after 20 s: ${args.join(' ')}\n${output}`)), 20_000)
-    const seen = (chunk: Buffer): void => {
-      output += chunk.toString('utf8')
-      const match = ready.exec(output)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve({ child, match, output: () => output })
-      }
-    }
-    child.stdout!.on('data', seen)
-    child.stderr!.on('data', (chunk: Buffer) => {
-      seen(chunk)
-    })
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${args.join(' ')}\n${output}`)))
-  })
 }
 
 const children: ChildProcess[] = []

@@ -1,6 +1,7 @@
 // Driving `perso guard` as an MCP client does: the SDK's Client over stdio,
 // the guard started as `node bin/perso.js guard …` in front of a server.
 
+import { type ChildProcess, spawn } from 'node:child_process'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -44,3 +45,23 @@ export async function connect(server: string[], guard: string[] | undefined, cap
 
 export const textOf = (result: unknown): string =>
   ((result as { content?: { type: string; text?: string }[] }).content ?? []).map((c) => c.text ?? '').join('')
+
+/** A process started with `args`; resolves once a line of its output matches `ready`, with the match. */
+export function start(args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready after 20 s: ${args.join(' ')}\n${output}`)), 20_000)
+    const seen = (chunk: Buffer): void => {
+      output += chunk.toString('utf8')
+      const match = ready.exec(output)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve({ child, match, output: () => output })
+      }
+    }
+    child.stdout!.on('data', seen)
+    child.stderr!.on('data', seen)
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${args.join(' ')}\n${output}`)))
+  })
+}

@@ -4,7 +4,8 @@
 // subject that opened it and has an upstream of its own, carried by one relay
 // (relay.ts). The policy can be replaced while sessions run: a reload loads
 // and checks the new one, then swaps it whole, and a policy that fails to
-// load leaves the last good one in force.
+// load leaves the last good one in force. An upstream that fails is the
+// session's alone.
 
 import { randomUUID } from 'node:crypto'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
@@ -85,6 +86,14 @@ async function readBody(req: IncomingMessage, res: ServerResponse, limit: number
     chunks.push(chunk)
   }
   return Buffer.concat(chunks)
+}
+
+/** The requests in a POST, given up if its stream drops: their answers could go nowhere. Initialize is never cancelled. */
+function unresumable(body: unknown): (string | number)[] {
+  const messages = (Array.isArray(body) ? body : [body]) as { method?: unknown; id?: unknown }[]
+  return messages.flatMap((m) =>
+    typeof m?.method === 'string' && m.method !== 'initialize' && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : [],
+  )
 }
 
 export class Gateway {
@@ -191,12 +200,26 @@ export class Gateway {
     } else {
       if (req.method !== 'POST') return json(res, 400, { error: 'no Mcp-Session-Id: a session begins with a POST of initialize' })
       if (this.sessions.size >= this.options.maxSessions) return json(res, 503, { error: `the gateway holds its limit of ${this.options.maxSessions} sessions` }, { 'retry-after': '5' })
-      session = await this.open(caller)
+      try {
+        session = await this.open(caller)
+      } catch (e) {
+        // A child that cannot be started (its command gone, no resources): the gateway is fine, the upstream is not.
+        const why = e instanceof Error ? e.message : String(e)
+        this.options.log(`could not start the upstream for a new session: ${why}`)
+        return json(res, 502, { jsonrpc: '2.0', id: null, error: { code: -32603, message: `perso guard: could not start the upstream server: ${why}` } })
+      }
     }
     session.identity = caller.identity
     session.lastSeen = Date.now()
     // What the SDK hands the relay with each message: the verified caller. The client's token goes no further.
     ;(req as IncomingMessage & { auth?: unknown }).auth = { token: caller.token, clientId: caller.subject, scopes: [], extra: { identity: caller.identity } }
+    const current = session
+    const abandoned = unresumable(parsed)
+    if (abandoned.length > 0) {
+      res.once('close', () => {
+        if (!res.writableFinished && !current.closed) current.relay.cancel('perso guard: the client went away and cannot resume this stream', abandoned)
+      })
+    }
     await session.downstream.handleRequest(req, res, parsed)
     // A first request that did not initialize a session leaves none behind (nor its upstream).
     if (session.id === undefined) await this.end(session)
@@ -230,9 +253,9 @@ export class Gateway {
       onDownstreamError: () => {},
       onUpstreamClose: () => {
         if (session.closed) return
-        session.relay.failPending('perso guard: the upstream server went away before answering')
         this.options.log(`session ${session.id ?? '(new)'}: the upstream ended (${upstream.exitStatus()}); the session ends`)
-        void this.end(session)
+        // The calls in flight are answered before the session's streams close.
+        void session.relay.failPending('perso guard: the upstream server went away before answering').then(() => this.end(session))
       },
     })
     await upstream.transport.start()
@@ -244,6 +267,8 @@ export class Gateway {
     if (session.closed) return
     session.closed = true
     if (session.id !== undefined) this.sessions.delete(session.id)
+    // Work still in flight upstream is for nobody now: the upstream is told, then stopped.
+    session.relay.cancel('perso guard: the session ended')
     await Promise.allSettled([session.upstream.transport.close(), session.downstream.close()])
   }
 

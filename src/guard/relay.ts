@@ -7,6 +7,7 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
 import type { GuardCore, Identity } from './core.js'
+import { LostRequests, Renewed } from './upstream.js'
 
 type Id = string | number
 
@@ -42,8 +43,14 @@ export interface Relay {
   lastListed: () => unknown
   /** Sends a message the guard itself makes (a notification) to the client. */
   notify: (message: Message) => void
-  /** Answers every request still in flight with an error (the upstream is gone). */
-  failPending: (reason: string) => void
+  /** Answers every request still in flight with an error (the upstream is gone); resolves once the answers are handed to the client's transport. */
+  failPending: (reason: string) => Promise<void>
+  /**
+   * Gives up on requests in flight (`ids`, or all of them): their answers can
+   * go nowhere. The upstream is told (notifications/cancelled), so it can
+   * stop the work, and a late answer is dropped.
+   */
+  cancel: (reason: string, ids?: readonly Id[]) => void
 }
 
 export function relay(core: GuardCore, downstream: Transport, upstream: Transport, options: RelayOptions): Relay {
@@ -54,20 +61,39 @@ export function relay(core: GuardCore, downstream: Transport, upstream: Transpor
   const progress = new Map<string | number, Id>()
   let lastListed: unknown
 
-  const toClient = (message: Message, sendOptions?: TransportSendOptions): void =>
-    void downstream.send(message as JSONRPCMessage, sendOptions).catch(() => options.onDownstreamError())
-  const failRequest = (message: Message, e: unknown): void => {
-    if (message.id === undefined || message.id === null || message.method === undefined) return
-    pending.delete(message.id)
-    lists.delete(message.id)
-    toClient({ jsonrpc: '2.0', id: message.id, error: { code: INTERNAL_ERROR, message: `perso guard: could not reach the upstream server: ${e instanceof Error ? e.message : String(e)}` } })
+  const toClient = (message: Message, sendOptions?: TransportSendOptions): Promise<void> =>
+    downstream.send(message as JSONRPCMessage, sendOptions).catch(() => options.onDownstreamError())
+  /** Stops following request `id`; false when it was not in flight. */
+  const forget = (id: Id): boolean => {
+    if (!pending.delete(id)) return false
+    lists.delete(id)
+    for (const [token, of] of progress) if (of === id) progress.delete(token)
+    return true
   }
-  const toUpstream = (message: Message): void => void upstream.send(message as JSONRPCMessage).catch((e) => failRequest(message, e))
+  /** Answers request `id`, if still in flight, with an error. */
+  const fail = (id: Id, reason: string): Promise<void> | undefined => {
+    if (!forget(id)) return undefined
+    return toClient({ jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: reason } }, { relatedRequestId: id })
+  }
+  const toUpstream = (message: Message, extra: MessageExtraInfo | undefined, renewed: boolean): void =>
+    void upstream.send(message as JSONRPCMessage).catch((e: unknown) => {
+      // The upstream session was lost and a new one opened (an HTTP upstream that came back):
+      // its tools may differ, so the client is told, and the message is decided and sent again.
+      if (e instanceof Renewed && !renewed) {
+        options.log('the upstream session was lost; a new one is open')
+        core.toolsChanged()
+        void toClient({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' })
+        const cancelled = message.id !== undefined && message.id !== null && !forget(message.id)
+        return cancelled ? undefined : fromClient(message, extra, true)
+      }
+      if (message.id !== undefined && message.id !== null && message.method !== undefined) {
+        void fail(message.id, `perso guard: could not reach the upstream server: ${e instanceof Error ? e.message : String(e)}`)
+      }
+    })
 
-  downstream.onmessage = (raw, extra) => {
-    const message = raw as Message
+  const fromClient = (message: Message, extra: MessageExtraInfo | undefined, renewed = false): void => {
     const isRequest = message.method !== undefined && message.id !== undefined && message.id !== null
-    if (!isRequest) return toUpstream(message)
+    if (!isRequest) return toUpstream(message, extra, renewed)
     const id = message.id as Id
     if (message.method === 'tools/call') {
       let call
@@ -75,20 +101,21 @@ export function relay(core: GuardCore, downstream: Transport, upstream: Transpor
         call = core.call(message.params, options.identity(extra), id)
       } catch (e) {
         // Any failure inside the guard is a denial: the call never reaches the upstream.
-        return toClient({ jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `perso guard: ${e instanceof Error ? e.message : String(e)}` } })
+        return void toClient({ jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `perso guard: ${e instanceof Error ? e.message : String(e)}` } })
       }
-      if (!call.forward) return toClient({ jsonrpc: '2.0', id, ...call.answer! })
+      if (!call.forward) return void toClient({ jsonrpc: '2.0', id, ...call.answer! })
     }
     if (message.method === 'tools/list') lists.set(id, extra)
     const token = (message.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta?.progressToken
     if (typeof token === 'string' || typeof token === 'number') progress.set(token, id)
     pending.add(id)
-    toUpstream(message)
+    toUpstream(message, extra, renewed)
   }
+  downstream.onmessage = (raw, extra) => fromClient(raw as Message, extra)
   // A message that is not JSON-RPC: the transport has dropped it; say so, with no id to answer.
   downstream.onerror = (error) => {
     options.log(`a message from the client could not be read: ${error.message}`)
-    toClient({ jsonrpc: '2.0', id: null, error: { code: PARSE_ERROR, message: `perso guard: not a JSON-RPC message: ${error.message}` } })
+    void toClient({ jsonrpc: '2.0', id: null, error: { code: PARSE_ERROR, message: `perso guard: not a JSON-RPC message: ${error.message}` } })
   }
   downstream.onclose = () => options.onDownstreamClose()
 
@@ -98,34 +125,41 @@ export function relay(core: GuardCore, downstream: Transport, upstream: Transpor
     const isResponse = message.method === undefined && message.id !== undefined && message.id !== null
     if (isResponse) {
       const id = message.id as Id
-      pending.delete(id)
-      for (const [token, of] of progress) if (of === id) progress.delete(token)
-      if (lists.has(id) && message.result !== undefined) {
-        const extra = lists.get(id)
-        lists.delete(id)
+      const listing = lists.has(id)
+      const extra = lists.get(id)
+      // An answer to a request already answered with an error, or cancelled, goes nowhere.
+      if (!forget(id)) return options.log(`a late answer from the upstream to request ${String(id)} was dropped`)
+      if (listing && message.result !== undefined) {
         lastListed = message.result
         try {
-          return toClient({ ...message, result: core.filterList(message.result, options.identity(extra)) }, { relatedRequestId: id })
+          return void toClient({ ...message, result: core.filterList(message.result, options.identity(extra)) }, { relatedRequestId: id })
         } catch (e) {
           // Nothing is shown that cannot be shown to be allowed.
-          return toClient({ jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `perso guard: could not filter the tool list: ${e instanceof Error ? e.message : String(e)}` } }, { relatedRequestId: id })
+          return void toClient({ jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `perso guard: could not filter the tool list: ${e instanceof Error ? e.message : String(e)}` } }, { relatedRequestId: id })
         }
       }
-      lists.delete(id)
-      return toClient(message, { relatedRequestId: id })
+      return void toClient(message, { relatedRequestId: id })
     }
     const token = (message.params as { progressToken?: unknown } | undefined)?.progressToken
     const related = message.method === 'notifications/progress' && (typeof token === 'string' || typeof token === 'number') ? progress.get(token) : undefined
-    toClient(message, related === undefined ? undefined : { relatedRequestId: related })
+    void toClient(message, related === undefined ? undefined : { relatedRequestId: related })
   }
-  upstream.onerror = (error) => options.log(`upstream: ${error.message}`)
-
-  const failPending = (reason: string): void => {
-    for (const id of pending) toClient({ jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: reason } }, { relatedRequestId: id })
-    pending.clear()
-    lists.clear()
+  upstream.onerror = (error) => {
+    // The stream carrying these requests' answers broke (an HTTP upstream that went away mid-call).
+    if (error instanceof LostRequests) for (const id of error.ids) void fail(id, `perso guard: the upstream server went away before answering (${error.message})`)
+    options.log(`upstream: ${error.message}`)
   }
   upstream.onclose = () => options.onUpstreamClose()
 
-  return { lastListed: () => lastListed, notify: (message) => toClient(message), failPending }
+  const failPending = async (reason: string): Promise<void> => {
+    await Promise.all([...pending].map((id) => fail(id, reason)))
+  }
+  const cancel = (reason: string, ids: readonly Id[] = [...pending]): void => {
+    for (const id of ids) {
+      if (!forget(id)) continue
+      toUpstream({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } }, undefined, true)
+    }
+  }
+
+  return { lastListed: () => lastListed, notify: (message) => void toClient(message), failPending, cancel }
 }

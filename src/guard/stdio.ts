@@ -37,9 +37,8 @@ export function runStdioGuard(core: GuardCore, options: StdioGuardOptions): Prom
       onDownstreamError: () => finish(1),
       onUpstreamClose: () => {
         if (finished) return
-        session.failPending('perso guard: the upstream server exited before answering')
         options.log(`the upstream server \`${options.command}\` exited (${upstream.exitStatus()})`)
-        finish(1)
+        void session.failPending('perso guard: the upstream server exited before answering').then(() => finish(1))
       },
     })
     upstream.transport.start().then(

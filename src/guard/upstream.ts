@@ -4,8 +4,9 @@
 // guard was started with.
 
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 
 export interface Upstream {
   transport: Transport
@@ -33,27 +34,166 @@ export function childUpstream(command: string, args: string[]): Upstream {
 }
 
 /**
+ * Thrown by an HTTP upstream's send when the upstream no longer knew the
+ * session (404) and a new one has been opened in its place: the message was
+ * not sent, and the relay decides it again and sends it on the new session.
+ */
+export class Renewed extends Error {
+  constructor() {
+    super('the upstream session was renewed')
+  }
+}
+
+/** Said through an upstream's onerror: the stream carrying these requests' answers broke, and they will get none. */
+export class LostRequests extends Error {
+  constructor(
+    readonly ids: readonly (string | number)[],
+    cause: unknown,
+  ) {
+    super(`the stream of request ${ids.join(', ')} broke: ${cause instanceof Error ? cause.message : String(cause)}`)
+  }
+}
+
+/** How long a new upstream session may take to answer its initialize. */
+const INITIALIZE_TIMEOUT_MS = 10_000
+
+/**
  * A server over Streamable HTTP, with the guard's own `headers` (never the
  * client's). Once the session's initialize is answered, its protocol version
  * goes with every request, as the transport expects of its client; closing
  * ends the upstream session (DELETE) too.
+ *
+ * Faults: a request whose answer stream breaks (the server went away
+ * mid-call) is reported lost at once (LostRequests), whether or not the
+ * server could have resumed it. A server that answers 404 no longer has the
+ * session (it restarted, or ended it): the client's initialize is sent again
+ * on a new session and the message that met the 404 is thrown back
+ * (Renewed), so each session survives its upstream restarting.
  */
 export function httpUpstream(url: URL, headers: Record<string, string>): Upstream {
-  const inner = new StreamableHTTPClientTransport(url, { requestInit: { headers } })
+  /** The client's initialize and initialized, as first sent: what a new upstream session is opened with. */
+  let initialize: JSONRPCMessage | undefined
+  let initialized: JSONRPCMessage | undefined
+  let renewals = 0
+  /** The client transport whose session the server forgot, until a new one replaces it. */
+  let lost: StreamableHTTPClientTransport | undefined
+  let renewing: Promise<void> | undefined
+  let closed = false
+
   const transport: Transport = {
     start: () => inner.start(),
-    send: (message, options) => inner.send(message, options),
+    send: async (message, options) => {
+      const used = inner
+      const method = (message as { method?: string }).method
+      if (method === 'initialize') initialize ??= message
+      if (method === 'notifications/initialized') initialized ??= message
+      if (used !== lost) {
+        try {
+          return await used.send(message, options)
+        } catch (e) {
+          if (!(e instanceof StreamableHTTPError && e.code === 404) || initialize === undefined || method === 'initialize' || closed) throw e
+          lost = used
+        }
+      }
+      // Every send that meets the lost session waits for one renewal; if it fails, the next send tries again.
+      renewing ??= renew().finally(() => (renewing = undefined))
+      await renewing
+      throw new Renewed()
+    },
     close: async () => {
+      closed = true
       await inner.terminateSession().catch(() => {})
       await inner.close()
     },
   }
-  inner.onmessage = (message) => {
-    const version = (message as { result?: { protocolVersion?: unknown } }).result?.protocolVersion
-    if (typeof version === 'string' && inner.protocolVersion === undefined) inner.setProtocolVersion(version)
-    transport.onmessage?.(message)
+
+  /** A client transport to `url` whose answer streams report their requests lost when they break. */
+  const open = (): StreamableHTTPClientTransport => {
+    const watching = async (input: string | URL, init?: RequestInit): Promise<Response> => {
+      const response = await fetch(input, init)
+      const ids = requestIds(init?.body)
+      if (response.body === null || ids.length === 0 || !response.headers.get('content-type')?.startsWith('text/event-stream')) return response
+      const reader = response.body.getReader()
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          try {
+            const { done, value } = await reader.read()
+            if (done) controller.close()
+            else controller.enqueue(value)
+          } catch (e) {
+            controller.error(e)
+            // After the transport has read what came before the break.
+            if (!closed) setImmediate(() => transport.onerror?.(new LostRequests(ids, e)))
+          }
+        },
+        cancel: (reason) => reader.cancel(reason),
+      })
+      return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
+    }
+    const client = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: watching })
+    client.onmessage = (message) => {
+      const version = (message as { result?: { protocolVersion?: unknown } }).result?.protocolVersion
+      if (typeof version === 'string' && client.protocolVersion === undefined) client.setProtocolVersion(version)
+      transport.onmessage?.(message)
+    }
+    client.onerror = (error) => transport.onerror?.(error)
+    client.onclose = () => transport.onclose?.()
+    return client
   }
-  inner.onerror = (error) => transport.onerror?.(error)
-  inner.onclose = () => transport.onclose?.()
+  let inner = open()
+
+  /** Opens a new upstream session with the client's initialize, and makes it the one used. */
+  const renew = async (): Promise<void> => {
+    const next = open()
+    const id = `perso-guard-renew-${++renewals}`
+    let timer: NodeJS.Timeout | undefined
+    const answered = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`the upstream did not answer initialize within ${INITIALIZE_TIMEOUT_MS / 1000} s`)), INITIALIZE_TIMEOUT_MS)
+      const relay = next.onmessage
+      next.onmessage = (message) => {
+        if ((message as { id?: unknown }).id !== id) return
+        clearTimeout(timer)
+        next.onmessage = relay
+        const answer = message as { result?: { protocolVersion?: unknown }; error?: { message?: string } }
+        if (typeof answer.result?.protocolVersion === 'string') next.setProtocolVersion(answer.result.protocolVersion)
+        if (answer.error !== undefined) reject(new Error(`the upstream refused initialize: ${answer.error.message ?? 'no reason given'}`))
+        else resolve()
+      }
+    })
+    // Handled below, or never awaited when sending fails first.
+    answered.catch(() => {})
+    try {
+      await next.start()
+      await next.send({ ...(initialize as object), id } as JSONRPCMessage)
+      await answered
+      if (initialized !== undefined) await next.send(initialized)
+    } catch (e) {
+      clearTimeout(timer)
+      next.onmessage = next.onerror = next.onclose = undefined
+      await next.close()
+      throw e
+    }
+    // The old session's streams and their reconnection attempts stop: the server has forgotten it.
+    const previous = inner
+    previous.onmessage = previous.onerror = previous.onclose = undefined
+    await previous.close()
+    inner = next
+    // Closed meanwhile: the new session ends as the old one would have.
+    if (closed) await transport.close()
+  }
+
   return { transport, exitStatus: () => 'its connection closed' }
+}
+
+/** The ids of the JSON-RPC requests in a POST body (the relay sends one message at a time). */
+function requestIds(body: unknown): (string | number)[] {
+  if (typeof body !== 'string') return []
+  try {
+    const parsed = JSON.parse(body) as unknown
+    return (Array.isArray(parsed) ? parsed : [parsed]).flatMap((m: { method?: unknown; id?: unknown }) =>
+      typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : [],
+    )
+  } catch {
+    return []
+  }
 }

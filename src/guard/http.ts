@@ -4,8 +4,8 @@
 // subject that opened it and has an upstream of its own, carried by one relay
 // (relay.ts). The policy can be replaced while sessions run: a reload loads
 // and checks the new one, then swaps it whole, and a policy that fails to
-// load leaves the last good one in force. An upstream that fails is the
-// session's alone.
+// load leaves the last good one in force. A client whose SSE stream drops
+// may resume it (events.ts); an upstream that fails is the session's alone.
 
 import { randomUUID } from 'node:crypto'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
@@ -14,6 +14,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { Perso } from '@perso/sdk'
 import { type Authenticate, type Caller, Unauthorized } from './auth.js'
 import { type DenyAs, GuardCore, type Identity, type Mode, type Pin, type PolicyRef, type Tally } from './core.js'
+import { SessionEvents } from './events.js'
 import { type Relay, relay } from './relay.js'
 import type { Upstream } from './upstream.js'
 
@@ -50,6 +51,8 @@ interface Session {
   upstream: Upstream
   core: GuardCore
   relay: Relay
+  /** What its client's SSE streams were sent, for a client that resumes one. */
+  events: SessionEvents
   /** The caller of the latest request: whose visible tools a reload compares. */
   identity: Identity
   lastSeen: number
@@ -88,9 +91,17 @@ async function readBody(req: IncomingMessage, res: ServerResponse, limit: number
   return Buffer.concat(chunks)
 }
 
-/** The requests in a POST, given up if its stream drops: their answers could go nowhere. Initialize is never cancelled. */
-function unresumable(body: unknown): (string | number)[] {
-  const messages = (Array.isArray(body) ? body : [body]) as { method?: unknown; id?: unknown }[]
+/**
+ * The requests in a POST that are given up if its stream drops: a stream
+ * opens with an id to resume from (the SDK's priming event) only for
+ * protocol 2025-11-25 on, so an older client that drops it is taken to be
+ * gone. Initialize is never cancelled.
+ */
+function unresumable(body: unknown, protocolVersion: string | string[] | undefined): (string | number)[] {
+  const messages = (Array.isArray(body) ? body : [body]) as { method?: unknown; id?: unknown; params?: { protocolVersion?: unknown } }[]
+  const initialize = messages.find((m) => m?.method === 'initialize')
+  const version = initialize !== undefined ? initialize.params?.protocolVersion : protocolVersion
+  if (typeof version === 'string' && version >= '2025-11-25') return []
   return messages.flatMap((m) =>
     typeof m?.method === 'string' && m.method !== 'initialize' && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : [],
   )
@@ -214,7 +225,7 @@ export class Gateway {
     // What the SDK hands the relay with each message: the verified caller. The client's token goes no further.
     ;(req as IncomingMessage & { auth?: unknown }).auth = { token: caller.token, clientId: caller.subject, scopes: [], extra: { identity: caller.identity } }
     const current = session
-    const abandoned = unresumable(parsed)
+    const abandoned = unresumable(parsed, req.headers['mcp-protocol-version'])
     if (abandoned.length > 0) {
       res.once('close', () => {
         if (!res.writableFinished && !current.closed) current.relay.cancel('perso guard: the client went away and cannot resume this stream', abandoned)
@@ -236,7 +247,7 @@ export class Gateway {
       tally: this.tally,
       ...(this.options.pin ? { pin: this.options.pin } : {}),
     })
-    const session = { subject: caller.subject, upstream, core, identity: caller.identity, lastSeen: Date.now(), closed: false } as Session
+    const session = { subject: caller.subject, upstream, core, events: new SessionEvents(), identity: caller.identity, lastSeen: Date.now(), closed: false } as Session
     session.downstream = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
@@ -245,6 +256,7 @@ export class Gateway {
         this.counters.sessionsOpened++
       },
       onsessionclosed: () => void this.end(session),
+      eventStore: session.events,
     })
     session.relay = relay(core, session.downstream, upstream.transport, {
       identity: (extra) => (extra?.authInfo?.extra as { identity?: Identity } | undefined)?.identity,
@@ -270,6 +282,7 @@ export class Gateway {
     // Work still in flight upstream is for nobody now: the upstream is told, then stopped.
     session.relay.cancel('perso guard: the session ended')
     await Promise.allSettled([session.upstream.transport.close(), session.downstream.close()])
+    session.events.clear()
   }
 
   /** Ends sessions idle past the timeout: their upstreams stop. */

@@ -1,8 +1,9 @@
 // perso guard --listen when things go wrong: an upstream that dies mid-call
 // (a child: the session ends; over HTTP: the session reconnects once the
 // server is back), a slow upstream next to a quick one, a client that goes
-// away mid-call. Everything listens on 127.0.0.1 (port 0); waits are bounded
-// polls, never timing assertions.
+// away mid-call, and a client that resumes a dropped SSE stream. Everything
+// listens on 127.0.0.1 (port 0); waits are bounded polls, never timing
+// assertions.
 
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -233,5 +234,63 @@ describe('perso guard --listen: a client that goes away', () => {
     expect(recorded().find((r) => r.cancelled === true && r.pid === pid)).toMatchObject({ reason: 'perso guard: the session ended' })
     expect(await until(() => !alive(pid))).toBe(true)
     abort.abort()
+  })
+})
+
+/**
+ * A GET with `Last-Event-ID`, as a client resumes: 409 while the gateway has
+ * not yet seen the old stream go, so asked again a little later (bounded).
+ */
+async function resume(c: ReturnType<typeof raw>, lastEventId: string): Promise<Response> {
+  for (let i = 0; ; i++) {
+    const res = await fetch(child.url, { headers: c.headers({ accept: 'text/event-stream', 'last-event-id': lastEventId }) })
+    if (res.status !== 409 || i === 40) return res
+    await res.text()
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+describe('perso guard --listen: resuming a dropped stream (Last-Event-ID)', () => {
+  it("a call's answer, when its POST stream dropped before it came", async () => {
+    const c = raw(child.url, '2025-11-25')
+    await c.open()
+    const abort = new AbortController()
+    const res = await c.post(call(7, 'slow', { ms: 1000 }), abort.signal)
+    // The priming event: an id to resume from, and nothing else.
+    const priming = await first(res, (e) => e.id !== undefined)
+    expect(priming.data).toBeUndefined()
+    abort.abort()
+    const resumed = await resume(c, priming.id!)
+    expect(resumed.status).toBe(200)
+    const answer = await first(resumed, (e) => e.data?.id === 7)
+    expect(textOf(answer.data!.result)).toBe('called slow')
+    expect(answer.id).toMatch(/\/\d+$/)
+    await fetch(child.url, { method: 'DELETE', headers: c.headers() })
+  })
+
+  it('a notification sent on the GET stream while the client was away; never another session\'s', async () => {
+    const c = raw(child.url, '2025-11-25')
+    await c.open()
+    const away = new AbortController()
+    const stream = await fetch(child.url, { headers: c.headers({ accept: 'text/event-stream' }), signal: away.signal })
+    expect(stream.status).toBe(200)
+    // The upstream changes its tools: notifications/tools/list_changed comes on the GET stream, with an id.
+    await first(await c.post(call(1, 'change_tools')), (e) => e.data?.id === 1)
+    const seen = await first(stream, (e) => e.data?.method === 'notifications/tools/list_changed')
+    expect(seen.id).toBeDefined()
+    away.abort()
+    // Away: it changes them again, and the notification waits in the session's store.
+    await first(await c.post(call(2, 'change_tools')), (e) => e.data?.id === 2)
+    const resumed = await resume(c, seen.id!)
+    expect(resumed.status).toBe(200)
+    const missed = await first(resumed, (e) => e.data?.method === 'notifications/tools/list_changed')
+    expect(missed.id).not.toBe(seen.id)
+    // Another session cannot replay this one's events: its store does not hold them.
+    const other = raw(child.url, '2025-11-25')
+    await other.open()
+    const foreign = await fetch(child.url, { headers: other.headers({ accept: 'text/event-stream', 'last-event-id': seen.id! }) })
+    expect(foreign.status).toBe(400)
+    await foreign.text()
+    for (const s of [c, other]) await fetch(child.url, { method: 'DELETE', headers: s.headers() })
   })
 })

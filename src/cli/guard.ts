@@ -234,6 +234,7 @@ export async function runGuard(io: Io, policyPath: string, argv: string[], optio
     ...(options.auth === 'jwt' ? { authorizationServer: options.issuer! } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     upstream: () => (upstreamUrl ? upstreams.httpUpstream(upstreamUrl, upstreamHeaders) : upstreams.childUpstream(command!, args)),
+    probe: () => (upstreamUrl ? upstreams.probeUrl(upstreamUrl, upstreamHeaders) : upstreams.probeCommand(command!)),
     maxSessions: count('--max-sessions', options.maxSessions),
     idleTimeoutMs: count('--idle-timeout', options.idleTimeout) * 1000,
     maxBody: count('--max-body', options.maxBody),

@@ -16,7 +16,7 @@ import { type Authenticate, type Caller, Unauthorized } from './auth.js'
 import { type DenyAs, GuardCore, type Identity, type Mode, type Pin, type PolicyRef, type Tally } from './core.js'
 import { SessionEvents } from './events.js'
 import { type Relay, relay } from './relay.js'
-import type { Upstream } from './upstream.js'
+import type { Upstream, UpstreamHealth } from './upstream.js'
 
 export interface GatewayOptions {
   host: string
@@ -32,6 +32,8 @@ export interface GatewayOptions {
   publicUrl?: string
   /** A fresh upstream for a new session. */
   upstream: () => Upstream
+  /** Whether an upstream can be had now, for /healthz. */
+  probe: () => Promise<UpstreamHealth>
   maxSessions: number
   idleTimeoutMs: number
   maxBody: number
@@ -115,6 +117,8 @@ export class Gateway {
   private sweeper: NodeJS.Timeout | undefined
   /** Reloads run one at a time, in the order asked. */
   private reloading: Promise<boolean> = Promise.resolve(true)
+  /** The upstream probe under way: health checks asked meanwhile share it, so /healthz cannot flood the upstream. */
+  private probing: Promise<UpstreamHealth> | undefined
 
   constructor(private readonly options: GatewayOptions) {}
 
@@ -156,7 +160,7 @@ export class Gateway {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway')
-    if (url.pathname === '/healthz' && req.method === 'GET') return this.health(res)
+    if (url.pathname === '/healthz' && req.method === 'GET') return await this.health(res)
     if (url.pathname.startsWith('/.well-known/oauth-protected-resource') && req.method === 'GET' && this.options.authorizationServer !== undefined) {
       return json(res, 200, {
         resource: `${this.publicUrl}${this.options.path}`,
@@ -329,8 +333,12 @@ export class Gateway {
     return session.core.shown(tools, session.identity.role, perso).map((shown) => (shown ? '1' : '0')).join('')
   }
 
-  private health(res: ServerResponse): void {
-    json(res, 200, { status: 'ok', policy: this.options.policy.current.policyVersion, sessions: this.sessions.size })
+  /** 200 when a new session could have its upstream now, else 503; either way, the policy in force and the sessions. */
+  private async health(res: ServerResponse): Promise<void> {
+    this.probing ??= this.options.probe().finally(() => (this.probing = undefined))
+    const upstream = await this.probing
+    const body = { status: upstream.ok ? 'ok' : 'unavailable', policy: this.options.policy.current.policyVersion, sessions: this.sessions.size, upstream }
+    json(res, upstream.ok ? 200 : 503, body)
   }
 
   /** Counters in Prometheus text format (`--metrics`). */

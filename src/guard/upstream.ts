@@ -3,6 +3,9 @@
 // credentials never travel here: an HTTP upstream gets only the headers the
 // guard was started with.
 
+import { constants } from 'node:fs'
+import { access, stat } from 'node:fs/promises'
+import { delimiter, join, resolve } from 'node:path'
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
@@ -12,6 +15,53 @@ export interface Upstream {
   transport: Transport
   /** How a child ended (`exit status 3`, `signal SIGKILL`), for the guard's message; a URL upstream has none. */
   exitStatus: () => string
+}
+
+/** What /healthz says of the upstream: whether a new session could have one now, and why not. */
+export interface UpstreamHealth {
+  ok: boolean
+  /** A URL upstream: the HTTP status it answered (any status: it is there). */
+  status?: number
+  error?: string
+}
+
+/** How long /healthz waits for a URL upstream. */
+export const PROBE_TIMEOUT_MS = 2000
+
+/**
+ * Whether a URL upstream answers HTTP at all: a HEAD request with the
+ * guard's own `headers`, that any status answers. Refused, unresolvable or
+ * silent for `timeoutMs` is unreachable. The reason names the error, not the
+ * address.
+ */
+export async function probeUrl(url: URL, headers: Record<string, string>, timeoutMs = PROBE_TIMEOUT_MS): Promise<UpstreamHealth> {
+  try {
+    const response = await fetch(url, { method: 'HEAD', headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
+    await response.body?.cancel()
+    return { ok: true, status: response.status }
+  } catch (e) {
+    const cause = (e as { cause?: { code?: unknown } }).cause
+    const why = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : typeof cause?.code === 'string' ? cause.code : e instanceof Error ? e.message : String(e)
+    return { ok: false, error: `the upstream cannot be reached: ${why}` }
+  }
+}
+
+/**
+ * Whether a child upstream can be started: its command resolves to an
+ * executable file (a path as given, or a name on PATH), as it must for every
+ * new session's child. It says nothing of whether the server then runs.
+ */
+export async function probeCommand(command: string, path = process.env.PATH ?? ''): Promise<UpstreamHealth> {
+  const candidates = command.includes('/') ? [resolve(command)] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, command))
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.X_OK)
+      if ((await stat(candidate)).isFile()) return { ok: true }
+    } catch {
+      // Not this one.
+    }
+  }
+  return { ok: false, error: `the upstream command is not an executable file${command.includes('/') ? '' : ' on PATH'}` }
 }
 
 /** A child process speaking MCP over stdio; its stderr is the guard's. */

@@ -1,9 +1,9 @@
 // perso guard --listen when things go wrong: an upstream that dies mid-call
 // (a child: the session ends; over HTTP: the session reconnects once the
 // server is back), a slow upstream next to a quick one, a client that goes
-// away mid-call, and a client that resumes a dropped SSE stream. Everything
-// listens on 127.0.0.1 (port 0); waits are bounded polls, never timing
-// assertions.
+// away mid-call, a client that resumes a dropped SSE stream, and /healthz
+// saying whether an upstream can be had. Everything listens on 127.0.0.1
+// (port 0); waits are bounded polls, never timing assertions.
 
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -73,6 +73,11 @@ const alive = (pid: number): boolean => {
   } catch {
     return false
   }
+}
+
+const health = async (url: string): Promise<{ status: number; body: { status: string; policy: string; sessions: number; upstream: { ok: boolean; error?: string } } }> => {
+  const res = await fetch(url.replace(/\/mcp$/, '/healthz'))
+  return { status: res.status, body: (await res.json()) as never }
 }
 
 /** A raw MCP client over fetch, to drop and resume streams as a flaky network would. */
@@ -151,16 +156,20 @@ describe('perso guard --listen: an upstream that dies mid-call', () => {
     await Promise.all([other.close(), fresh.close()])
   })
 
-  it('over HTTP: the call gets an error, and the same session goes on once it is back', async () => {
+  it('over HTTP: the call gets an error, /healthz says 503 while the server is down, and the same session goes on once it is back', async () => {
     const c = await client(viaHttp.url)
     expect((await c.listTools()).tools.map((t) => t.name)).not.toContain('drop')
     const port = new URL(upstream.url).port
     // Killed once its answer stream is open: the stream breaks.
     await expect(c.callTool({ name: 'crash', arguments: { ms: 300 } })).rejects.toThrow(/perso guard: the upstream server went away before answering \(the stream of request \d+ broke/)
 
+    const down = await health(viaHttp.url)
+    expect(down.status).toBe(503)
+    expect(down.body).toMatchObject({ status: 'unavailable', policy: 'faults-1', upstream: { ok: false, error: 'the upstream cannot be reached: ECONNREFUSED' } })
     await expect(c.callTool({ name: 'view', arguments: {} })).rejects.toThrow(/perso guard: could not reach the upstream server/)
 
     upstream = await httpServer(Number(port))
+    expect((await health(viaHttp.url)).status).toBe(200)
     // The server forgot the session (404): the gateway opens a new one with the client's initialize, and says the tools may have changed.
     expect(textOf(await c.callTool({ name: 'view', arguments: {} }))).toBe('called view')
     expect(await until(() => c.notified.includes('notifications/tools/list_changed'))).toBe(true)
@@ -292,5 +301,22 @@ describe('perso guard --listen: resuming a dropped stream (Last-Event-ID)', () =
     expect(foreign.status).toBe(400)
     await foreign.text()
     for (const s of [c, other]) await fetch(child.url, { method: 'DELETE', headers: s.headers() })
+  })
+})
+
+describe('perso guard --listen: /healthz with a command upstream', () => {
+  it('200 when the command resolves to an executable file, 503 when it does not (and a new session 502)', async () => {
+    const ok = await health(child.url)
+    expect(ok.status).toBe(200)
+    expect(ok.body).toMatchObject({ status: 'ok', policy: 'faults-1', upstream: { ok: true } })
+    const missing = await gateway(['--', 'perso-test-no-such-command'])
+    const down = await health(missing.url)
+    expect(down.status).toBe(503)
+    expect(down.body).toMatchObject({ status: 'unavailable', policy: 'faults-1', sessions: 0, upstream: { ok: false, error: 'the upstream command is not an executable file on PATH' } })
+    // A session asked for anyway is refused as a bad gateway, saying why, and the gateway goes on.
+    const init = await raw(missing.url, '2025-06-18').post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })
+    expect(init.status).toBe(502)
+    expect(((await init.json()) as { error: { message: string } }).error.message).toMatch(/^perso guard: could not start the upstream server: spawn perso-test-no-such-command ENOENT/)
+    expect((await health(missing.url)).status).toBe(503)
   })
 })

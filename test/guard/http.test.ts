@@ -201,6 +201,18 @@ describe('perso guard --listen: who may call', () => {
   })
 })
 
+describe('perso guard --listen: health', () => {
+  it('/healthz answers 200 with the policy, the sessions and the upstream it reached', async () => {
+    const res = await fetch(gatewayUrl.replace(/\/mcp$/, '/healthz'))
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as { status: string; policy: string; sessions: number; upstream: { ok: boolean; status?: number } }
+    expect(body).toMatchObject({ status: 'ok', policy: 'http-1', upstream: { ok: true } })
+    expect(typeof body.sessions).toBe('number')
+    // The probe is a HEAD: any HTTP status says the upstream is there.
+    expect(typeof body.upstream.status).toBe('number')
+  })
+})
+
 describe('perso guard --listen: DNS rebinding', () => {
   /** A raw request with the Host and Origin a browser would send for a page at `site`. */
   function asSite(site: string, bearer: string): Promise<number> {

@@ -5,7 +5,7 @@
 // saying whether an upstream can be had. Everything listens on 127.0.0.1
 // (port 0); waits are bounded polls, never timing assertions.
 
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -179,6 +179,25 @@ describe('perso guard --listen: an upstream that dies mid-call', () => {
     expect(viaHttp.output()).toMatch(/the upstream session was lost; a new one is open/)
     expect(viaHttp.child.exitCode).toBeNull()
     expect(viaHttp.output()).not.toMatch(/Unhandled|\n\s+at .+:\d+:\d+/)
+    await c.close()
+  })
+
+  it('over HTTP under --pin: after a new upstream session, a call is denied until the tools are listed again', async () => {
+    const server = await httpServer()
+    const lock = join(dir, 'tools.lock.json')
+    const scan = spawnSync(process.execPath, [PERSO, 'scan', '-o', lock, '--url', server.url], { encoding: 'utf8', timeout: 20_000 })
+    expect(scan.status, scan.stderr).toBe(0)
+    const pinned = await gateway(['--pin', lock, '--upstream', server.url])
+    const c = await client(pinned.url)
+    await c.listTools()
+    expect(textOf(await c.callTool({ name: 'view', arguments: {} }))).toBe('called view')
+    server.child.kill('SIGKILL')
+    await new Promise((r) => server.child.once('exit', r))
+    await httpServer(Number(new URL(server.url).port))
+    // The new session's tools are unchecked against the lock until listed: fail closed.
+    expect(textOf(await c.callTool({ name: 'view', arguments: {} }))).toMatch(/^perso denied view: perso guard: `view` has not been listed since the upstream started or changed its tools/)
+    await c.listTools()
+    expect(textOf(await c.callTool({ name: 'view', arguments: {} }))).toBe('called view')
     await c.close()
   })
 })

@@ -15,9 +15,10 @@ export interface EventLimits {
 
 export const EVENT_LIMITS: EventLimits = { events: 1000, bytes: 1024 * 1024 }
 
+/** An event as sent: held as its JSON text, so that what the bounds count is what is kept. */
 interface Held {
   streamId: StreamId
-  message: JSONRPCMessage
+  json: string
   bytes: number
 }
 
@@ -38,8 +39,9 @@ export class SessionEvents implements EventStore {
 
   async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
     const id = `${streamId}/${this.next++}`
-    const bytes = Buffer.byteLength(JSON.stringify(message))
-    this.held.set(id, { streamId, message, bytes })
+    const json = JSON.stringify(message)
+    const bytes = Buffer.byteLength(json)
+    this.held.set(id, { streamId, json, bytes })
     this.bytes += bytes
     // The newest event stays even when it alone is over the bytes: the client holds its id.
     for (const [oldest, event] of this.held) {
@@ -61,7 +63,7 @@ export class SessionEvents implements EventStore {
     // A copy: sending may store more events meanwhile, and those go out as they are sent.
     // A stream's priming event (`{}`, only an id for the client to hold) has nothing to replay.
     for (const [id, event] of [...this.held]) {
-      if (after && event.streamId === last.streamId && Object.keys(event.message).length > 0) await send(id, event.message)
+      if (after && event.streamId === last.streamId && event.json !== '{}') await send(id, JSON.parse(event.json) as JSONRPCMessage)
       after ||= id === lastEventId
     }
     return last.streamId

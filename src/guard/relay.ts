@@ -29,7 +29,7 @@ export interface RelayOptions {
   /** The caller of one client message: fixed for the stdio guard, the verified token's for HTTP (undefined: denied). */
   identity: (extra: MessageExtraInfo | undefined) => Identity | undefined
   log: (line: string) => void
-  /** The upstream went away first; the relay has answered what it had in flight. */
+  /** The upstream went away first: what is in flight is its owner's to answer (failPending). */
   onUpstreamClose: () => void
   /** The client went away first. */
   onDownstreamClose: () => void

@@ -10,13 +10,13 @@
 // server directly, and the gateway's memory before and after. 127.0.0.1 only;
 // it stops by itself.
 //
-// SESSIONS=<n> CALLS=<n> npm run load
+// SESSIONS=<n> CALLS=<n> LOAD_TIMEOUT=<seconds> npm run load
 
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -25,6 +25,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const { Perso, compile } = await import(join(root, 'dist/src/index.js'))
 const SESSIONS = Number(process.env.SESSIONS ?? 50)
 const CALLS = Number(process.env.CALLS ?? 200)
+const LOAD_TIMEOUT_S = Number(process.env.LOAD_TIMEOUT ?? 300)
 const RELOADS = 4
 const work = mkdtempSync(join(tmpdir(), 'perso-load-'))
 const children = []
@@ -52,6 +53,7 @@ function start(args, ready, env = {}) {
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
   let output = ''
+  child.tail = () => output.slice(-1500)
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready in 30 s: ${output}`)), 30_000)
     const seen = (chunk) => {
@@ -101,6 +103,16 @@ async function session(url, headers) {
 
 let failures = 0
 let health = { sessions: -1 }
+/** Where the run is, for the watchdog's message. */
+let phase = 'starting'
+// The run stops by itself: past LOAD_TIMEOUT seconds (default 300) it fails, saying where it was.
+const watchdog = setTimeout(() => {
+  console.error(`FAIL load: still ${phase} after ${LOAD_TIMEOUT_S} s; stopping`)
+  for (const child of children) console.error(`--- the last output of ${child.spawnargs.slice(1, 3).join(' ')}:\n${child.tail()}`)
+  for (const child of children) child.kill('SIGKILL')
+  rmSync(work, { recursive: true, force: true })
+  process.exit(1)
+}, LOAD_TIMEOUT_S * 1000)
 const fail = (message) => {
   failures++
   if (failures <= 20) console.error(`FAIL ${message}`)
@@ -129,11 +141,24 @@ try {
   const gateway = await start(
     [join(root, 'bin/perso.js'), 'guard', policyPath, '--listen', '127.0.0.1:0', '--jwks', jwks, '--issuer', 'https://idp.load', '--audience', 'perso-load', '--agent-claims', 'team', '--upstream', direct, '--audit', audit, '--audit-args', '--max-sessions', String(SESSIONS + 10)],
     /at (http:\/\/127\.0\.0\.1:\d+\/mcp)/,
+    { NODE_OPTIONS: `--expose-gc --import ${pathToFileURL(join(root, 'scripts/heap-report.mjs')).href}` },
   )
   const guarded = gateway.match[1]
+  /** The gateway's heap in use (and external memory) after a full collection, in bytes (scripts/heap-report.mjs). */
+  const heapOf = async () => {
+    const seen = gateway.output().split('heap-report').length
+    gateway.child.kill('SIGUSR2')
+    for (let waited = 0; gateway.output().split('heap-report').length === seen; waited += 50) {
+      if (waited > 10_000) throw new Error('the gateway did not report its heap within 10 s')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const [used, external] = gateway.output().split('heap-report').at(-1).trim().split(/\s+/).map(Number)
+    return { used, external }
+  }
   const deciders = Object.fromEntries(await Promise.all(policies.map(async (p) => [p.version, await Perso.load((await compile(JSON.stringify(p))).wasm)])))
 
   // Direct first: the same calls, for the latency the gateway adds.
+  phase = 'making the calls directly'
   const directMs = []
   {
     const clients = await Promise.all(Array.from({ length: SESSIONS }, () => session(direct, {})))
@@ -148,6 +173,7 @@ try {
   }
   writeFileSync(record, '')
 
+  phase = 'in the warm-up round'
   // A warm-up round of as many sessions (a tenth of the calls), so that memory is measured warm.
   {
     const warm = await Promise.all(Array.from({ length: SESSIONS }, async (_, i) => session(guarded, { authorization: `Bearer ${await token(i)}` })))
@@ -158,6 +184,9 @@ try {
   }
   await new Promise((r) => setTimeout(r, 1000))
   const rssBefore = rssOf(gateway.child.pid)
+  const heapBefore = await heapOf()
+  phase = 'in the measured run'
+  let ended = 0
   const guardedMs = []
   const answers = new Map()
   const lists = []
@@ -184,15 +213,27 @@ try {
       made()
     }
     await client.end()
+    phase = `in the measured run (${++ended} of ${SESSIONS} sessions ended, ${done} calls answered)`
   }))
   const seconds = (performance.now() - began) / 1000
+  phase = 'measuring the gateway after the run'
   await new Promise((r) => setTimeout(r, 1000))
-  health = await (await fetch(guarded.replace(/\/mcp$/, '/healthz'))).json()
+  health = await (await fetch(guarded.replace(/\/mcp$/, '/healthz'), { signal: AbortSignal.timeout(10_000) })).json()
   if (health.sessions !== 0) fail(`${health.sessions} sessions still open after every client ended its own`)
   const rssAfter = rssOf(gateway.child.pid)
+  const heapAfter = await heapOf()
   gateway.child.kill('SIGTERM')
-  await new Promise((r) => gateway.child.once('exit', r))
+  phase = 'waiting for the gateway to exit on SIGTERM'
+  const exited = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 10_000)
+    gateway.child.once('exit', () => resolve(clearTimeout(timer) ?? true))
+  })
+  if (!exited) {
+    gateway.child.kill('SIGKILL')
+    fail('the gateway did not exit within 10 s of SIGTERM')
+  }
 
+  phase = 'checking the calls'
   // Every call against its audit record, the SDK, and the upstream's record.
   const records = new Map(readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => !String(e.args?.nonce).startsWith('warm-')).map((e) => [e.args?.nonce, e]))
   const forwarded = new Set(readFileSync(record, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.rpc === 'tools/call' && !String(r.nonce).startsWith('warm-')).map((r) => r.nonce))
@@ -229,11 +270,18 @@ try {
   console.log(`  direct                 ${p(directMs, 50).padStart(6)} ${p(directMs, 99).padStart(6)}`)
   console.log(`  through perso guard    ${p(guardedMs, 50).padStart(6)} ${p(guardedMs, 99).padStart(6)}`)
   console.log(`  added                  ${(percentile(guardedMs, 50) - percentile(directMs, 50)).toFixed(2).padStart(6)} ${(percentile(guardedMs, 99) - percentile(directMs, 99)).toFixed(2).padStart(6)}`)
-  console.log(`gateway memory (RSS): ${(rssBefore / 2 ** 20).toFixed(1)} MiB after a warm-up round, ${(rssAfter / 2 ** 20).toFixed(1)} MiB after the run (${health.sessions} sessions open)`)
+  const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
+  console.log(`gateway memory after a warm-up round → after the run (${health.sessions} sessions open):`)
+  console.log(`  heap in use after a full GC  ${mib(heapBefore.used)} → ${mib(heapAfter.used)}; external ${mib(heapBefore.external)} → ${mib(heapAfter.external)}`)
+  console.log(`  RSS                          ${mib(rssBefore)} → ${mib(rssAfter)} (what V8 has not yet given back counts here)`)
+  // Flat: what a run of SESSIONS × CALLS leaves behind stays within a tenth of the warm heap and 4 MiB.
+  const kept = heapAfter.used + heapAfter.external - (heapBefore.used + heapBefore.external)
+  if (kept > 0.1 * (heapBefore.used + heapBefore.external) + 4 * 2 ** 20) fail(`the gateway kept ${mib(kept)} more after the run than after the warm-up round`)
   if (versions.size < 2) fail(`every call was decided by one policy version (${[...versions.keys()].join()}): the reloads did not land during the run`)
 } catch (e) {
   fail(e instanceof Error ? e.stack ?? e.message : String(e))
 } finally {
+  clearTimeout(watchdog)
   for (const child of children) child.kill('SIGTERM')
   rmSync(work, { recursive: true, force: true })
 }

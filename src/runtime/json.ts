@@ -98,6 +98,8 @@ export function validate(start: usize, len: usize, levels: i32, index: usize = 0
   // The depths whose members are recorded: none without an index.
   let indexed = index == 0 ? 0 : indexLevels
   let depth: i32 = 0
+  // Whether the innermost open container is an object (the bit sets keep the outer ones).
+  let inObject = false
   while (true) {
     // p is at the start of a value.
     if (p >= end) return fail(JsonError.UnexpectedEnd, p) != 0
@@ -106,6 +108,7 @@ export function validate(start: usize, len: usize, levels: i32, index: usize = 0
       if (depth + 1 >= levels) return fail(JsonError.TooDeep, p) != 0
       let object = c == 0x7b
       setObject(depth, object)
+      inObject = object
       depth++
       p = skipSpace(p + 1, end)
       if (p >= end) return fail(JsonError.UnexpectedEnd, p) != 0
@@ -118,6 +121,7 @@ export function validate(start: usize, len: usize, levels: i32, index: usize = 0
       if (!object && d != 0x5d) continue
       p++
       depth--
+      inObject = depth > 0 && isObject(depth - 1)
     } else if (c == 0x22) {
       p = scanStringAt(p, end)
     } else if (c == 0x2d || isDigit(c)) {
@@ -136,28 +140,28 @@ export function validate(start: usize, len: usize, levels: i32, index: usize = 0
     // After a value: close containers until a separator starts the next value.
     let next = false
     while (!next) {
-      if (depth <= indexed && depth > 0) indexValueEnd(p, depth)
       if (depth == 0) {
         rootEnd = p
         p = skipSpace(p, end)
         return p == end || fail(JsonError.Trailing, p) != 0
       }
+      if (depth <= indexed) indexValueEnd(p, depth)
       p = skipSpace(p, end)
       if (p >= end) return fail(JsonError.UnexpectedEnd, p) != 0
       let d = <u32>load<u8>(p)
-      let object = isObject(depth - 1)
       if (d == 0x2c) {
         p = skipSpace(p + 1, end)
-        if (object) {
+        if (inObject) {
           p = depth <= indexed ? indexKey(p, end, depth) : scanKeyAndColon(p, end)
           if (p == 0) return false
         }
         next = true
-      } else if (d == (object ? 0x7d : 0x5d)) {
+      } else if (d == (inObject ? 0x7d : 0x5d)) {
         p++
         depth--
+        inObject = depth > 0 && isObject(depth - 1)
       } else {
-        return fail(object ? JsonError.ExpectedCommaOrBrace : JsonError.ExpectedCommaOrBracket, p) != 0
+        return fail(inObject ? JsonError.ExpectedCommaOrBrace : JsonError.ExpectedCommaOrBracket, p) != 0
       }
     }
   }

@@ -128,8 +128,7 @@ export function validate(start: usize, len: usize, levels: i32, index: usize = 0
       if (c != 0x2d && c != 0x30) {
         // Most numbers are short integers: their digits are read here, and an integer
         // of fewer than 309 digits (below 10^308) always fits a double.
-        let q = p + 1
-        while (q < end && isDigit(load<u8>(q))) q++
+        let q = digitsEnd(p + 1, end)
         let plain = (q >= end || (load<u8>(q) != 0x2e && (load<u8>(q) | 0x20) != 0x65)) && q - p < 309
         p = plain ? q : scanNumberTail(p, p, q, end)
       } else p = scanNumber(p, end)
@@ -215,6 +214,19 @@ function hex4(p: usize, end: usize): i32 {
   return v
 }
 
+/** Flags the bytes of `w` that end a plain run inside a string: `"`, `\`, control characters and non-ASCII bytes. */
+// @ts-ignore: decorator
+@inline function stringStops(w: u64): u64 {
+  return bytesEqualTo(w, 0x22) | bytesEqualTo(w, 0x5c) | bytesBelow(w, 0x20) | (w & HIGHS)
+}
+
+/** The end of the digits that start at `p`. */
+// @ts-ignore: decorator
+@inline function digitsEnd(p: usize, end: usize): usize {
+  while (p < end && isDigit(load<u8>(p))) p++
+  return p
+}
+
 /**
  * `scanString` for the common case inline: a string whose closing quote comes
  * within the next eight bytes, none of them needing a check, ends there.
@@ -223,7 +235,7 @@ function hex4(p: usize, end: usize): i32 {
 @inline function scanStringAt(p: usize, end: usize): usize {
   if (p + 9 <= end) {
     let w = load<u64>(p, 1)
-    let stop = bytesEqualTo(w, 0x22) | bytesEqualTo(w, 0x5c) | bytesBelow(w, 0x20) | (w & HIGHS)
+    let stop = stringStops(w)
     if (stop != 0) {
       let q = p + 1 + firstFlagged(stop)
       if (load<u8>(q) == 0x22) {
@@ -243,7 +255,7 @@ function scanString(p: usize, end: usize): usize {
     // Skip plain printable ASCII eight bytes at a time.
     while (p + 8 <= end) {
       let w = load<u64>(p)
-      let stop = bytesEqualTo(w, 0x22) | bytesEqualTo(w, 0x5c) | bytesBelow(w, 0x20) | (w & HIGHS)
+      let stop = stringStops(w)
       if (stop != 0) {
         p += firstFlagged(stop)
         break
@@ -292,7 +304,7 @@ function scanNumber(start: usize, end: usize): usize {
   if (p >= end || !isDigit(load<u8>(p))) return fail(JsonError.InvalidNumber, p)
   let intStart = p
   if (load<u8>(p) == 0x30) p++
-  else while (p < end && isDigit(load<u8>(p))) p++
+  else p = digitsEnd(p, end)
   return scanNumberTail(start, intStart, p, end)
 }
 

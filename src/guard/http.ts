@@ -16,7 +16,7 @@ import { type Authenticate, type Caller, Unauthorized } from './auth.js'
 import { type DenyAs, GuardCore, type Identity, type Mode, type Pin, type PolicyRef, type Tally } from './core.js'
 import { SessionEvents } from './events.js'
 import { type Relay, relay } from './relay.js'
-import type { Upstream, UpstreamHealth } from './upstream.js'
+import { type Upstream, type UpstreamHealth, requestIds } from './upstream.js'
 
 export interface GatewayOptions {
   host: string
@@ -100,13 +100,11 @@ async function readBody(req: IncomingMessage, res: ServerResponse, limit: number
  * gone. Initialize is never cancelled.
  */
 function unresumable(body: unknown, protocolVersion: string | string[] | undefined): (string | number)[] {
-  const messages = (Array.isArray(body) ? body : [body]) as { method?: unknown; id?: unknown; params?: { protocolVersion?: unknown } }[]
+  const messages = (Array.isArray(body) ? body : [body]) as ({ method?: unknown; params?: { protocolVersion?: unknown } } | null)[]
   const initialize = messages.find((m) => m?.method === 'initialize')
-  const version = initialize !== undefined ? initialize.params?.protocolVersion : protocolVersion
+  const version = initialize !== undefined ? initialize?.params?.protocolVersion : protocolVersion
   if (typeof version === 'string' && version >= '2025-11-25') return []
-  return messages.flatMap((m) =>
-    typeof m?.method === 'string' && m.method !== 'initialize' && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : [],
-  )
+  return requestIds(messages, 'initialize')
 }
 
 export class Gateway {

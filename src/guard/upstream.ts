@@ -161,7 +161,7 @@ export function httpUpstream(url: URL, headers: Record<string, string>): Upstrea
   const open = (): StreamableHTTPClientTransport => {
     const watching = async (input: string | URL, init?: RequestInit): Promise<Response> => {
       const response = await fetch(input, init)
-      const ids = requestIds(init?.body)
+      const ids = requestIdsInText(init?.body)
       if (response.body === null || ids.length === 0 || !response.headers.get('content-type')?.startsWith('text/event-stream')) return response
       const reader = response.body.getReader()
       const body = new ReadableStream<Uint8Array>({
@@ -235,14 +235,18 @@ export function httpUpstream(url: URL, headers: Record<string, string>): Upstrea
   return { transport, exitStatus: () => 'its connection closed' }
 }
 
-/** The ids of the JSON-RPC requests in a POST body (the relay sends one message at a time). */
-function requestIds(body: unknown): (string | number)[] {
+/** The ids of the JSON-RPC requests among `messages` (a POST body: one message or a batch), but those of `except`. */
+export function requestIds(messages: unknown, except?: string): (string | number)[] {
+  return (Array.isArray(messages) ? messages : [messages]).flatMap((m: { method?: unknown; id?: unknown } | null) =>
+    typeof m?.method === 'string' && m.method !== except && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : [],
+  )
+}
+
+/** `requestIds` of a POST body as sent, its JSON text (the relay sends one message at a time). */
+function requestIdsInText(body: unknown): (string | number)[] {
   if (typeof body !== 'string') return []
   try {
-    const parsed = JSON.parse(body) as unknown
-    return (Array.isArray(parsed) ? parsed : [parsed]).flatMap((m: { method?: unknown; id?: unknown }) =>
-      typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : [],
-    )
+    return requestIds(JSON.parse(body))
   } catch {
     return []
   }

@@ -1,8 +1,11 @@
 // Kept answers (docs/design.md "Kept answers"): an entry's Allow answer is
 // written once and kept for the module's life. `evaluate_values` answers the
 // kept bytes at an address 8 past a multiple of 16, which no response of its
-// own has; `evaluate` answers a fresh copy; what does not fit the arena is
-// written on every call; and the bytes are always the ones `evaluate` answers.
+// own has; `evaluate` answers a fresh copy; answers whose bytes vary by call
+// (a failed condition's Deny, a pair without an entry) are kept for
+// `evaluate_values` too, the first two distinct ones of each entry (and of the
+// pairs without one); what does not fit the arena is written on every call;
+// and the bytes are always the ones `evaluate` answers.
 
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
@@ -85,11 +88,11 @@ describe('an entry’s Allow answer is kept', () => {
     }
   })
 
-  it('denials and answers of pairs without an entry are responses of their own', () => {
+  it('evaluate answers a fresh copy of a Deny and of a pair without an entry too', () => {
     const h = rawHost(crmWasm)
-    const denied = h.values('process_refund', 'agent', [[Source.Arguments, 'amount', '800']])
-    const noRule = h.values('drop_database', 'admin')
-    for (const resp of [denied, noRule]) {
+    h.values('process_refund', 'agent', [[Source.Arguments, 'amount', '800']])
+    h.values('drop_database', 'admin')
+    for (const resp of [h.evaluate('process_refund', '{"amount":800}', ctx('agent')), h.evaluate('drop_database', '{}', ctx('admin'))]) {
       expect(resp % 16).toBe(0)
       expect(JSON.parse(h.text(resp))).toMatchObject({ decision: 'Deny' })
       h.release(resp)
@@ -111,6 +114,59 @@ describe('an entry’s Allow answer is kept', () => {
     h.ex.dealloc(big, 64 * MiB)
     expect(h.text(kept)).toBe(text)
     expect(h.values('view_customer', 'agent')).toBe(kept)
+  })
+})
+
+describe('answers that vary by call: the first two distinct ones are kept for evaluate_values', () => {
+  /** evaluate_values' answer to each call ([tool, role, amount]: a refund's amount), checked against evaluate's bytes; the ones not kept are released. */
+  function answers(h: ReturnType<typeof rawHost>, calls: [string, string, string][]): number[] {
+    return calls.map(([tool, role, amount]) => {
+      const refund = tool === 'process_refund'
+      const resp = h.values(tool, role, refund ? [[Source.Arguments, 'amount', amount]] : [])
+      const fresh = h.evaluate(tool, refund ? `{"amount":${amount}}` : '{}', ctx(role))
+      expect(h.text(resp), `${tool} ${role} ${amount}`).toBe(h.text(fresh))
+      h.release(fresh)
+      if (!isKept(resp)) h.release(resp)
+      return resp
+    })
+  }
+
+  it('a failed condition’s Denies, per entry: the same Deny is the same address, a third distinct one a response of its own', () => {
+    const h = rawHost(crmWasm)
+    const [a, b, c, a2, b2, c2, allow] = answers(h, [
+      ['process_refund', 'agent', '800'],
+      ['process_refund', 'agent', '900'],
+      ['process_refund', 'agent', '1000'],
+      ['process_refund', 'agent', '800'],
+      ['process_refund', 'agent', '900'],
+      ['process_refund', 'agent', '1000'],
+      ['process_refund', 'agent', '120'],
+    ])
+    expect([a!, b!].map(isKept)).toEqual([true, true])
+    expect(a).not.toBe(b)
+    expect([a2, b2]).toEqual([a, b])
+    expect(c! % 16).toBe(0)
+    expect(c2! % 16).toBe(0)
+    // The entry's Allow is kept as before, at an address of its own.
+    expect(isKept(allow!)).toBe(true)
+    expect([a, b]).not.toContain(allow)
+    // The entry's slots are its own: a pair without an entry still has room.
+    const [other] = answers(h, [['drop_database', 'admin', '']])
+    expect(isKept(other!)).toBe(true)
+  })
+
+  it('pairs without an entry share two slots: the first two distinct answers are kept, others are responses of their own', () => {
+    const h = rawHost(crmWasm)
+    const [a, b, c, a2, b2] = answers(h, [
+      ['drop_database', 'admin', ''],
+      ['no_such_tool', 'agent', ''],
+      ['view_customer', 'no_such_role', ''],
+      ['drop_database', 'admin', ''],
+      ['no_such_tool', 'agent', ''],
+    ])
+    expect([a!, b!].map(isKept)).toEqual([true, true])
+    expect([a2, b2]).toEqual([a, b])
+    expect(c! % 16).toBe(0)
   })
 })
 
@@ -155,19 +211,29 @@ describe('the head of a Deny for a failed condition is kept; its account is writ
   it('kept or not, every answer is the reference’s, whatever failed before it; memory stays flat', async () => {
     const h = rawHost((await compile(JSON.stringify(policy))).wasm!)
     let memory = 0
+    let keptSeen = 0
     for (let pass = 0; pass < 3; pass++) {
       tools.forEach((tool, i) => {
         // A different failing value each time, a passing one between: the head is reused, never the account.
         for (const amount of [`${10 + pass}`, '1', `"${i}"`, 'null', '{"a":1}']) {
           const args = `{"amount":${amount}}`
+          const want = responseJson(referenceEvaluateText(policy as unknown as Policy, tool, args, ctx('r')))
           const resp = h.evaluate(tool, args, ctx('r'))
-          expect(h.text(resp), `${tool} ${args}`).toBe(responseJson(referenceEvaluateText(policy as unknown as Policy, tool, args, ctx('r'))))
+          expect(h.text(resp), `${tool} ${args}`).toBe(want)
           h.release(resp)
+          // evaluate_values: kept Denies while the arena has room, responses of their own after.
+          const viaValues = h.values(tool, 'r', [[Source.Arguments, 'amount', amount]])
+          expect(h.text(viaValues), `${tool} ${args} (values)`).toBe(want)
+          if (isKept(viaValues)) keptSeen++
+          else h.release(viaValues)
         }
       })
       if (pass === 0) memory = h.ex.memory.buffer.byteLength
     }
     expect(h.ex.memory.buffer.byteLength).toBe(memory)
+    // Some answers were kept, and not all: the arena ran out.
+    expect(keptSeen).toBeGreaterThan(0)
+    expect(keptSeen).toBeLessThan(3 * tools.length * 5)
   })
 })
 
@@ -198,5 +264,10 @@ describe('the SDK reads a kept answer by its address', () => {
     for (let i = 0; i < 3; i++) {
       expect(perso.evaluateSync(request)).toEqual({ decision: 'Allow', reason: "rule matched tool 'view_customer' for role 'agent'; no condition required" })
     }
+    // A kept Deny the same way.
+    const denied = { tool: 'process_refund', role: 'agent', args: { amount: 800 } }
+    const deny = perso.evaluateSync(denied)
+    deny.reason = 'changed by the caller'
+    for (let i = 0; i < 3; i++) expect(perso.evaluateSync(denied)).toEqual({ decision: 'Deny', reason: "rule matched tool 'process_refund' for role 'agent'; condition failed: Arguments.amount = 800 is not Lte 500" })
   })
 })

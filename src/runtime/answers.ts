@@ -6,19 +6,28 @@
 // (its one host reads answers and never writes them); `evaluate` answers a
 // copy, a response like any other. A Deny for a failed condition is the same
 // bytes up to its account, so that head is kept too, on the entry's first
-// such Deny, and only the account is written per call. Entries whose answers
-// find no room in the arena are answered as before, written on every call.
+// such Deny, and only the account is written per call. Answers whose bytes
+// vary from call to call (an entry's Denies for a failed condition, and the
+// answers of pairs without an entry) are kept for `evaluate_values` too, the
+// first few distinct ones of each entry (of all pairs without one), so that
+// the same answer is the same address. Answers that find no room in the arena
+// are written on every call, as any response.
 
 import { header } from './blob'
 import { keepZeroed } from './heap'
 import { Entry, Header, KeptAnswer } from './layout'
+import { bytesEqual } from './text'
 
 /** The arena's bytes at most: the answers of a thousand or so entries. */
 const ARENA_LIMIT: u64 = 64 * 1024
 /** The fixed part of an Allow answer, long reasons and length word included, over-counted. */
 const ANSWER_FIXED: u64 = 96
+/** Room for the account of a kept failed condition's Deny (a longer one takes it from the others' room). */
+const ACCOUNT_ROOM: u64 = 128
+/** Varying answers kept per entry (and for all pairs without one): the first distinct ones met. */
+const VARYING: usize = 2
 
-/** Per entry, in the blob's order, a `Slot`: the addresses of what is kept for it, 0 until it is built. */
+/** Per entry, in the blob's order, a `Slot`: the addresses of what is kept for it, 0 until it is built; then one `Slot` for the pairs without an entry. */
 let table: usize = 0
 
 const enum Slot {
@@ -26,7 +35,9 @@ const enum Slot {
   Allow = 0,
   /** The head of a Deny for a failed condition, up to its account (u32 length, then the text). */
   DenyHead = 4,
-  Size = 8,
+  /** `VARYING` whole answers whose bytes vary by call, in the order first met (0: none yet). */
+  Varying = 8,
+  Size = 16,
 }
 /** The arena: the next free byte (16-aligned) and its end. */
 let next: usize = 0
@@ -43,18 +54,22 @@ export function startKept(): void {
   // Past the limit the arena is the limit: the rest of a large table need not be read.
   for (let i: usize = 0; i < count && need < ARENA_LIMIT; i++) {
     let entry = <usize>header(Header.EntriesPtr) + i * Entry.Size
-    // A name of n bytes escapes to at most 6n; an entry with a condition keeps a Deny's head too.
+    // A name of n bytes escapes to at most 6n; an entry with a condition keeps a Deny's head and whole Denies too.
     let one = (ANSWER_FIXED + 6 * (<u64>load<u32>(entry, Entry.ToolLen) + <u64>load<u32>(entry, Entry.RoleLen)) + 31) & ~<u64>15
-    need += load<u32>(entry, Entry.CondPtr) == 0 ? one : 2 * one
+    need += load<u32>(entry, Entry.CondPtr) == 0 ? one : (2 + <u64>VARYING) * one + <u64>VARYING * ACCOUNT_ROOM
   }
+  // The answers of pairs without an entry, with names of a usual length.
+  need += <u64>VARYING * (ANSWER_FIXED + ACCOUNT_ROOM)
   if (need > ARENA_LIMIT) need = ARENA_LIMIT
-  table = keepZeroed(count * Slot.Size)
+  table = keepZeroed((count + 1) * Slot.Size)
   next = table == 0 ? 0 : keepZeroed(<usize>need)
   end = next == 0 ? 0 : next + <usize>need
 }
 
+/** The slot of `entry`, or of the pairs without an entry for 0. */
 function slotOf(entry: usize): usize {
-  return table + (entry - <usize>header(Header.EntriesPtr)) / Entry.Size * Slot.Size
+  let index = entry == 0 ? <usize>header(Header.EntryCount) : (entry - <usize>header(Header.EntriesPtr)) / Entry.Size
+  return table + index * Slot.Size
 }
 
 /** The kept Allow answer of `entry` (a response address), or 0 when it is not built. */
@@ -80,6 +95,25 @@ export function keepAnswer(entry: usize, response: usize): usize {
 /** Keeps the text at `head` (the u32 length, then the text) as `entry`'s Deny head; its address, or 0 without room. */
 export function keepDenyHead(entry: usize, head: usize): usize {
   return keep(slotOf(entry) + Slot.DenyHead, head)
+}
+
+/**
+ * The kept answer of `entry` (0: of a pair without an entry) whose bytes are
+ * the response at `response` (the u32 length, then the text) and vary by call:
+ * one kept before, or this one, kept now when it is one of the first
+ * `VARYING` distinct ones. Its address (a kept answer's, as `keepAnswer`'s),
+ * or 0 when it is not kept.
+ */
+export function keptVarying(entry: usize, response: usize): usize {
+  if (table == 0) return 0
+  let length = 4 + <usize>load<u32>(response)
+  let slot = slotOf(entry) + Slot.Varying
+  for (let i: usize = 0; i < VARYING; i++, slot += 4) {
+    let kept = <usize>load<u32>(slot)
+    if (kept == 0) return keep(slot, response)
+    if (bytesEqual(kept, response, length)) return kept
+  }
+  return 0
 }
 
 function keep(slot: usize, text: usize): usize {

@@ -3,7 +3,7 @@
 // (`evaluate_values`); from the table probe on, both take the one path below,
 // so they answer the same bytes for the same request.
 
-import { keepAnswer, keepDenyHead, keptAnswer, keptDenyHead } from './answers'
+import { keepAnswer, keepDenyHead, keptAnswer, keptDenyHead, keptVarying } from './answers'
 import { writeAccount } from './account'
 import { header } from './blob'
 import { Fault, fault } from './fault'
@@ -227,7 +227,7 @@ function decide(entry: usize, tool: usize, toolLen: usize, role: usize, roleLen:
   if (from == From.Values && cond == 0 && load<u32>(table, ValuesTable.Count) != 0) return valuesMismatch(0)
   if (entry == 0) {
     writeReason(header(Header.DefaultAction) == 1, Outcome.NoRule, tool, toolLen, role, roleLen)
-    return fault != Fault.None ? faultAnswer(exportName(from)) : finish()
+    return fault != Fault.None ? faultAnswer(exportName(from)) : varying(entry, from)
   }
   if (cond == 0) return allow(entry, Outcome.NoCondition, tool, toolLen, role, roleLen, from)
   let root = startReads(cond)
@@ -257,7 +257,19 @@ function decide(entry: usize, tool: usize, toolLen: usize, role: usize, roleLen:
   writeAccount(root)
   putText(utf8('"}'))
   // Explaining a failure decides its checks again: a fault there is the answer too.
-  return fault != Fault.None ? faultAnswer(exportName(from)) : finish()
+  return fault != Fault.None ? faultAnswer(exportName(from)) : varying(entry, from)
+}
+
+/**
+ * The response just written, whose bytes vary by call (a failed condition's
+ * Deny; a pair without an entry): `evaluate_values` answers it from the kept
+ * answers when it is one of them (answers.ts), as it does an Allow; else it
+ * is a response of its own.
+ */
+function varying(entry: usize, from: From): usize {
+  let written = from == From.Values ? seal() : 0
+  let kept = written == 0 ? 0 : keptVarying(entry, written)
+  return kept != 0 ? kept : finish()
 }
 
 /**

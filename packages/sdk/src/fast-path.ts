@@ -43,8 +43,8 @@ class Plan implements Capture {
   /** True once the artifact took the plan's claims: a request's walk then keeps just the values they read. */
   confirmed = false
   answers: KnownText<Decision>[] = []
-  /** The entry's Allow answer as the artifact keeps it (layout.ts `KeptAnswer`): its address, and what it says. */
-  keptAnswer: { at: number; decision: Decision } | undefined
+  /** The entry's answers as the artifact keeps them (layout.ts `KeptAnswer`: its Allow, its first Denies): each one's address, and what it says. */
+  keptAnswers: { at: number; decision: Decision }[] = []
   /** Bytes the plan takes in memory: its table, then the tool name, the role and the field names. */
   size = 0
   /** Where it is written, and in which buffer (`FastPath.buffer`): stale when `placed` is not the current buffer. */
@@ -78,6 +78,8 @@ const PLANS_SHARE_BITS = 2
 /** (tool, role) pairs whose plans are kept (a bounded cache, cleared when full), and the longest tool name and role kept. */
 const PLANS_KEPT = 4096
 const PLAN_NAME_LENGTH = 1024
+/** Kept answers known by address per plan: the entry's Allow and its kept Denies (answers.ts keeps two). */
+const KEPT_PER_PLAN = 4
 /** Answers kept per plan (an Allow and a Deny or two), and how long they may be. */
 const KNOWN_PER_PLAN = 3
 const KNOWN_LENGTH = 1024
@@ -186,12 +188,14 @@ export class FastPath implements Captures {
     const toolPtr = table + ValuesTable.Records + plan.reads.length * ValueRecord.Size
     const resp = this.exports.evaluate_values(toolPtr, plan.tool.length, toolPtr + plan.tool.length, plan.role.length, table)
     // A kept answer's bytes never change: once read, it is known by its address.
-    const kept = plan.keptAnswer
-    if (kept !== undefined && kept.at === resp) return { decision: kept.decision.decision, reason: kept.decision.reason }
+    const kept = plan.keptAnswers
+    for (let k = 0; k < kept.length; k++) {
+      if (kept[k]!.at === resp) return { decision: kept[k]!.decision.decision, reason: kept[k]!.decision.reason }
+    }
     const length = this.views.u32(resp)
     const answer = this.read(plan, resp + 4, length)
     if (resp % KeptAnswer.Modulus !== KeptAnswer.Remainder) this.exports.dealloc(resp, 4 + length)
-    else if (!('error' in answer)) plan.keptAnswer = { at: resp, decision: { decision: answer.decision, reason: answer.reason } }
+    else if (!('error' in answer) && kept.length < KEPT_PER_PLAN) kept.push({ at: resp, decision: { decision: answer.decision, reason: answer.reason } })
     if (!('error' in answer)) plan.confirmed = true
     return answer
   }

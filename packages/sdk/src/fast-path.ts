@@ -72,6 +72,13 @@ class Plan implements Capture {
   }
 }
 
+/** A tool's plans by role, and the one asked for last (a tool's calls mostly come from the role of the call before). */
+interface ToolPlans {
+  byRole: Map<string, Plan>
+  lastRole: string
+  last: Plan
+}
+
 const MIN_BUFFER = 64 * 1024
 /** The first quarter of the buffer holds plans written once; the rest takes each call's values. */
 const PLANS_SHARE_BITS = 2
@@ -125,7 +132,7 @@ function readsOf(refusal: Refusal): Read[] | undefined {
 
 export class FastPath implements Captures {
   /** Plans as the artifact taught them, by tool and role. */
-  private readonly plans = new Map<string, Map<string, Plan>>()
+  private readonly plans = new Map<string, ToolPlans>()
   private planCount = 0
   private readonly views: MemoryViews
   /**
@@ -225,7 +232,14 @@ export class FastPath implements Captures {
 
   /** The plan for (tool, role): the one the artifact taught, or a new one. */
   private planFor(tool: string, role: string): Plan {
-    return this.plans.get(tool)?.get(role) ?? this.newPlan(tool, role)
+    const byTool = this.plans.get(tool)
+    if (byTool === undefined) return this.newPlan(tool, role)
+    if (byTool.lastRole === role) return byTool.last
+    const plan = byTool.byRole.get(role)
+    if (plan === undefined) return this.newPlan(tool, role)
+    byTool.lastRole = role
+    byTool.last = plan
+    return plan
   }
 
   /** A plan for a pair the artifact has not been asked about: it claims no reads, and is kept unless its names are long. */
@@ -235,10 +249,14 @@ export class FastPath implements Captures {
       this.plans.clear()
       this.planCount = 0
     }
-    let byRole = this.plans.get(tool)
-    if (byRole === undefined) this.plans.set(tool, (byRole = new Map()))
     const made = new Plan(utf8(tool), utf8(role), true)
-    byRole.set(role, made)
+    const byTool = this.plans.get(tool)
+    if (byTool === undefined) this.plans.set(tool, { byRole: new Map([[role, made]]), lastRole: role, last: made })
+    else {
+      byTool.byRole.set(role, made)
+      byTool.lastRole = role
+      byTool.last = made
+    }
     this.planCount++
     return made
   }

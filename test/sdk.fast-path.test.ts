@@ -341,3 +341,27 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: answers the caller owns',
     }
   })
 })
+
+describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the plans it keeps', () => {
+  it('past 4,096 (tool, role) pairs the plans are cleared and learnt again; every decision stays the text path’s', async () => {
+    const { readFileSync } = await import('node:fs')
+    const { compile } = await import('../src/compiler/compile.js')
+    const { Perso } = await import('../packages/sdk/src/perso.js')
+    const module = new WebAssembly.Module((await compile(readFileSync(new URL('../fixtures/crm.json', import.meta.url)))).wasm!)
+    const fast = await Perso.load(module)
+    const text = await Perso.load(module, { fastPath: false })
+    // Known pairs, one tool under several roles in turn, between 5,000 pairs without an entry.
+    const known: EvaluateRequest[] = [
+      { tool: 'process_refund', role: 'agent', args: { amount: 800 } },
+      { tool: 'process_refund', role: 'manager', args: { amount: 800 } },
+      { tool: 'process_refund', role: 'agent', args: { amount: 120 } },
+      { tool: 'delete_customer', role: 'manager', agentAttributes: { user_id: 'm' }, resourceAttributes: { owner_id: 'm' } },
+    ]
+    for (let i = 0; i < 5000; i++) {
+      const unknown: EvaluateRequest = { tool: `tool_${i}`, role: i % 2 === 0 ? 'agent' : `role_${i}` }
+      expect(fast.evaluateSync(unknown)).toEqual(text.evaluateSync(unknown))
+      const request = known[i % known.length]!
+      expect(fast.evaluateSync(request), `call ${i}`).toEqual(text.evaluateSync(request))
+    }
+  })
+})

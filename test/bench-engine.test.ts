@@ -42,29 +42,35 @@ describe('olderEngineVerdict', () => {
   })
 })
 
+/** What engineSection answers, as far as these tests read it. */
+type Section = { stats: Record<string, { median: number }>; verdict?: { met: boolean } }
+
 describe('engineSection with PERSO_OLDER_ENGINE', () => {
   const dir = mkdtempSync(join(tmpdir(), 'perso-older-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  const quick = { BENCH_ROUNDS: '1', BENCH_BATCH: '5' }
 
-  it('times the older engine in the same rounds and prints the verdict', async () => {
-    const path = join(dir, 'engine.wasm')
-    writeFileSync(path, crm.wasm!)
-    vi.stubEnv('PERSO_OLDER_ENGINE', path)
-    for (const [name, value] of Object.entries(quick)) vi.stubEnv(name, value)
+  /** `run()` with PERSO_OLDER_ENGINE set to `older` and one short round, its console output gathered. */
+  async function withOlderEngine<T>(older: string, run: () => Promise<T>): Promise<{ result: T; printed: string }> {
+    for (const [name, value] of Object.entries({ PERSO_OLDER_ENGINE: older, BENCH_ROUNDS: '1', BENCH_BATCH: '5' })) vi.stubEnv(name, value)
     const log = vi.spyOn(console, 'log').mockImplementation(() => {})
     try {
-      const { verdict, stats } = await engineSection({ wasm: crm.wasm, source: Buffer.from(crmText) })
-      for (const scenario of ENGINE_SCENARIOS) expect(stats[`${scenario.name} · older`].median).toBeGreaterThan(0)
-      // The stand-in is today's artifact: about 1×, so the targets are not met.
-      expect(verdict.met).toBe(false)
-      const printed = log.mock.calls.map((call) => call.join(' ')).join('\n')
-      expect(printed).toContain('older engine ns')
-      expect(printed).toMatch(new RegExp(`older engine \\(${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) / current: mean [0-9.]+× \\(target ≥ 5×\\), lowest [0-9.]+× \\(target ≥ 3.5×\\): NOT met`))
+      const result = await run()
+      return { result, printed: log.mock.calls.map((call) => call.join(' ')).join('\n') }
     } finally {
       log.mockRestore()
       vi.unstubAllEnvs()
     }
+  }
+
+  it('times the older engine in the same rounds and prints the verdict', async () => {
+    const path = join(dir, 'engine.wasm')
+    writeFileSync(path, crm.wasm!)
+    const { result, printed } = await withOlderEngine<Section>(path, () => engineSection({ wasm: crm.wasm, source: Buffer.from(crmText) }))
+    for (const scenario of ENGINE_SCENARIOS) expect(result.stats[`${scenario.name} · older`]?.median).toBeGreaterThan(0)
+    // The stand-in is today's artifact: about 1×, so the targets are not met.
+    expect(result.verdict?.met).toBe(false)
+    expect(printed).toContain('older engine ns')
+    expect(printed).toMatch(new RegExp(`older engine \\(${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) / current: mean [0-9.]+× \\(target ≥ 5×\\), lowest [0-9.]+× \\(target ≥ 3.5×\\): NOT met`))
   })
 
   it('stops when the older engine decides a case otherwise', async () => {
@@ -74,31 +80,15 @@ describe('engineSection with PERSO_OLDER_ENGINE', () => {
     const other = await compile(Buffer.from(grantsNothing), { filename: 'grants-nothing.json' })
     const path = join(dir, 'grants-nothing.wasm')
     writeFileSync(path, other.wasm!)
-    vi.stubEnv('PERSO_OLDER_ENGINE', path)
-    for (const [name, value] of Object.entries(quick)) vi.stubEnv(name, value)
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {})
-    try {
-      await expect(engineSection({ wasm: crm.wasm, source: Buffer.from(grantsNothing) })).rejects.toThrow(
-        'tiny (Allow, no condition): older decides Deny, the current artifact Allow',
-      )
-    } finally {
-      log.mockRestore()
-      vi.unstubAllEnvs()
-    }
+    await expect(withOlderEngine(path, () => engineSection({ wasm: crm.wasm, source: Buffer.from(grantsNothing) }))).rejects.toThrow(
+      'tiny (Allow, no condition): older decides Deny, the current artifact Allow',
+    )
   })
 
   it('leaves the older engine out when the variable is unset, and says how to add it', async () => {
-    vi.stubEnv('PERSO_OLDER_ENGINE', '')
-    for (const [name, value] of Object.entries(quick)) vi.stubEnv(name, value)
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {})
-    try {
-      const { verdict, stats } = await engineSection({ wasm: crm.wasm, source: Buffer.from(crmText) })
-      expect(verdict).toBeUndefined()
-      expect(Object.keys(stats).some((name) => name.endsWith('· older'))).toBe(false)
-      expect(log.mock.calls.map((call) => call.join(' ')).join('\n')).toContain('PERSO_OLDER_ENGINE=path/to/its .wasm')
-    } finally {
-      log.mockRestore()
-      vi.unstubAllEnvs()
-    }
+    const { result, printed } = await withOlderEngine<Section>('', () => engineSection({ wasm: crm.wasm, source: Buffer.from(crmText) }))
+    expect(result.verdict).toBeUndefined()
+    expect(Object.keys(result.stats).some((name) => name.endsWith('· older'))).toBe(false)
+    expect(printed).toContain('PERSO_OLDER_ENGINE=path/to/its .wasm')
   })
 })

@@ -125,3 +125,55 @@ describe('perso inspect', () => {
     expect(run.stderr).toMatch(/^perso: .*not a WebAssembly module/)
   })
 })
+
+describe('a file named .wasm that is not WebAssembly', () => {
+  // Read as a policy, it would answer with JSON syntax errors about a file the user meant as an artifact.
+  const junk = join(tmp, 'junk.wasm')
+  const NOT_WASM = /`[^`]*junk\.wasm` is not a WebAssembly module: it does not start with the bytes 00 61 73 6d/
+  beforeAll(() => writeFileSync(junk, 'garbage\n'))
+
+  it('eval, explain and guard exit 2 saying so, in JSON too, never with a JSON syntax error', async () => {
+    for (const argv of [
+      ['eval', junk, '--tool', 'x', '--role', 'y'],
+      ['explain', junk, '--tool', 'x', '--role', 'y'],
+      ['guard', junk, '--role', 'y', '--', process.execPath, '-e', ''],
+    ]) {
+      const run = await perso(argv)
+      expect(run.code, argv.join(' ')).toBe(2)
+      expect(run.stderr).toMatch(NOT_WASM)
+      expect(run.stderr).not.toMatch(/E003|expected a JSON value/)
+    }
+    const json = await perso(['eval', junk, '--tool', 'x', '--role', 'y', '--format', 'json'])
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout).error).toMatch(NOT_WASM)
+  })
+
+  it('perso test reports it as the suite policy’s failure (E212)', async () => {
+    const suite = join(tmp, 'junk.test.yaml')
+    writeFileSync(suite, 'policy: junk.wasm\ncases:\n  - { name: any, tool: x, role: y, expect: Deny }\n')
+    const run = await perso(['test', suite])
+    expect(run.code).not.toBe(0)
+    expect(run.stdout + run.stderr).toMatch(/E212/)
+    expect(run.stdout + run.stderr).toMatch(NOT_WASM)
+  })
+
+  it('a real artifact, and a policy whatever its name, are read as before', async () => {
+    expect((await perso(['eval', prebuilt, ...refund800])).code).toBe(1)
+    const policyNamedOtherwise = join(tmp, 'policy.txt')
+    writeFileSync(policyNamedOtherwise, readFileSync(join(root, 'fixtures/crm.json')))
+    expect((await perso(['eval', policyNamedOtherwise, ...refund800])).code).toBe(1)
+  })
+})
+
+describe('perso explain --help', () => {
+  it('asks for the policy it explains with, and offers no --explain of its own', async () => {
+    const help = await perso(['explain', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/Usage: perso explain \[options\] <policy>/)
+    expect(help.stdout).not.toMatch(/^\s+--explain\b|<artifact>|compiled \.wasm/m)
+    // eval keeps both.
+    const evalHelp = await perso(['eval', '--help'])
+    expect(evalHelp.stdout).toMatch(/<artifact>/)
+    expect(evalHelp.stdout).toMatch(/^\s+--explain\b/m)
+  })
+})

@@ -33,6 +33,22 @@ describe('perso init', () => {
     expect(readFileSync(join(dir, 'policy.wasm')).subarray(0, 4)).toEqual(Buffer.from([0, 0x61, 0x73, 0x6d]))
   })
 
+  it('prints next steps that run as printed, from where init was run: in that directory and from its parent', { timeout: 60_000 }, () => {
+    const parent = tempDir('init-')
+    for (const [cwd, target] of [[join(parent, 'here'), '.'], [parent, 'sub']] as const) {
+      mkdirSync(cwd, { recursive: true })
+      const run = perso(['init', target], cwd)
+      expect(run.status, run.stderr).toBe(0)
+      const next = run.stdout.slice(run.stdout.indexOf('next:\n') + 'next:\n'.length).trim().split('\n')
+      expect(next.length, run.stdout).toBe(2)
+      for (const line of next) {
+        expect(line.trim()).toMatch(/^npx perso /)
+        const step = perso(line.trim().split(/\s+/).slice(2), cwd)
+        expect(step.status, `${line}\n${step.stdout}${step.stderr}`).toBe(0)
+      }
+    }
+  })
+
   it('never writes over a file: one existing file, and nothing is written', { timeout: 60_000 }, () => {
     const dir = tempDir('init-')
     mkdirSync(join(dir, 'tests'))

@@ -4,7 +4,7 @@
 import type { Command } from 'commander'
 import { Chalk } from 'chalk'
 import type { Program } from '../compiler/ir.js'
-import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UsageError, UserError, claimStdin, isWasm, plural, readInput, wantsColor } from './io.js'
+import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UsageError, UserError, claimStdin, isWasm, notAnArtifact, plural, readInput, wantsColor } from './io.js'
 import type { VerbContext } from './verb.js'
 import { type Format, diagnosticsJson, formatOption, hasError, reportDiagnostics } from './report.js'
 
@@ -27,9 +27,19 @@ was compiled with warnings. The artifact or policy may be read from stdin (-),
 or one of --args, --agent, --resource (@-): stdin is read once.
 `
 
-export function define(command: Command, { io, exit, json }: VerbContext): void {
+export function define(command: Command, context: VerbContext): void {
+  defineVerb(command, context, false)
+}
+
+/** `perso explain`: `perso eval --explain`, which needs the policy rather than an artifact. */
+export function defineExplain(command: Command, context: VerbContext): void {
+  defineVerb(command, context, true)
+}
+
+function defineVerb(command: Command, { io, exit, json }: VerbContext, explain: boolean): void {
+  if (explain) command.argument('<policy>', 'the policy .json the call is decided and explained with (compiled first); - for stdin')
+  else command.argument('<artifact>', 'a compiled .wasm artifact, or a policy .json (compiled first); - for stdin')
   command
-    .argument('<artifact>', 'a compiled .wasm artifact, or a policy .json (compiled first); - for stdin')
     .requiredOption('--tool <name>', 'the tool being called')
     .requiredOption('--role <role>', "the caller's role")
     .option('--args <json>', 'the call arguments as JSON text, @file, or @- for stdin', '{}')
@@ -37,18 +47,11 @@ export function define(command: Command, { io, exit, json }: VerbContext): void 
     .option('--resource <json>', 'resource_attrs as JSON text, @file, or @- for stdin', '{}')
     .addOption(formatOption('how to print the decision'))
     .option('--strict', 'when compiling a policy, treat warnings as errors')
-    .option('--explain', 'with a policy .json: which rule decided, each condition with the value it read and whether it held')
-    .addHelpText('after', `${HELP}${EXIT_CODES_HELP}`)
-    .action(async (file: string, options: EvalOptions) => {
-      if (options.format === 'json') json()
-      exit(await runEval(io, file, options))
-    })
-}
-
-/** `perso explain`: `perso eval --explain`. */
-export function defineExplain(command: Command, context: VerbContext): void {
-  define(command, context)
-  command.setOptionValueWithSource('explain', true, 'default')
+  if (!explain) command.option('--explain', 'with a policy .json: which rule decided, each condition with the value it read and whether it held')
+  command.addHelpText('after', `${HELP}${EXIT_CODES_HELP}`).action(async (file: string, options: EvalOptions) => {
+    if (options.format === 'json') json()
+    exit(await runEval(io, file, explain ? { ...options, explain: true } : options))
+  })
 }
 
 /** JSON text given inline, as `@file` or as `@-`; spliced into the request as written, so nothing is re-encoded. */
@@ -66,6 +69,8 @@ interface Artifact {
 
 async function artifactOf(io: Io, file: string, options: EvalOptions): Promise<Artifact> {
   const bytes = await readInput(io, file)
+  const notWasm = notAnArtifact(file, bytes)
+  if (notWasm !== undefined) throw new UserError(notWasm)
   if (isWasm(bytes)) {
     if (options.explain === true) throw new UsageError('--explain needs the policy (.json) the artifact was compiled from, not the artifact')
     return { wasm: bytes }

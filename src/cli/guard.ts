@@ -4,7 +4,7 @@
 
 import { Option, type Command } from 'commander'
 import type { AuditEvent, AuditOptions, Perso, Transport } from '@perso/sdk'
-import { EXIT_CODES_HELP, type Io, UsageError, UserError, headersOf, isWasm, readInput, urlOption } from './io.js'
+import { EXIT_CODES_HELP, type Io, UsageError, UserError, headersOf, isWasm, notAnArtifact, readInput, urlOption } from './io.js'
 import type { VerbContext } from './verb.js'
 import { readLock } from './lock.js'
 import type { Pin } from '../guard/core.js'
@@ -114,6 +114,8 @@ async function objectOption(io: Io, name: string, value: string | undefined): Pr
 /** The artifact of `policyPath`: loaded as is, or compiled from JSON in memory (its diagnostics on stderr); a user error when it cannot be. */
 async function loadPolicy(io: Io, policyPath: string, audit: AuditOptions | undefined): Promise<Perso> {
   const bytes = await readInput(io, policyPath)
+  const notWasm = notAnArtifact(policyPath, bytes)
+  if (notWasm !== undefined) throw new UserError(notWasm)
   let wasm: Uint8Array = bytes
   if (!isWasm(bytes)) {
     const { compile } = await import('../compiler/compile.js')

@@ -64,8 +64,8 @@ export function runInit(io: Io, dir: string): number {
     writeOutput(io, path, encoder.encode(text))
     io.stdout(`wrote ${path}\n`)
   }
-  const at = dir === '.' ? '' : ` ${dir}`
-  io.stdout(`\nnext:\n  npx perso check${at === '' ? '' : ` ${join(dir, 'policy.json')}`} --strict\n  npx perso test${at === '' ? ' tests/' : ` ${join(dir, 'tests')}`}\n`)
+  // Both commands name what they read: `check` needs the policy's path.
+  io.stdout(`\nnext:\n  npx perso check ${join(dir, 'policy.json')} --strict\n  npx perso test ${dir === '.' ? 'tests/' : join(dir, 'tests')}\n`)
   return EXIT.ok
 }
 

@@ -44,6 +44,15 @@ export class UsageError extends Error {}
 /** True when `bytes` start as a WebAssembly module does (an artifact, not a policy). */
 export const isWasm = (bytes: Uint8Array): boolean => bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d
 
+/**
+ * Why `bytes`, read from `name`, cannot be the artifact a `.wasm` name promises; undefined when they can, or the
+ * name does not end in `.wasm`. Such a file is never read as a policy, which would answer with JSON syntax errors.
+ */
+export function notAnArtifact(name: string, bytes: Uint8Array): string | undefined {
+  if (!/\.wasm$/i.test(name) || isWasm(bytes)) return undefined
+  return `\`${name}\` is not a WebAssembly module: it does not start with the bytes 00 61 73 6d; compile the policy's .json with \`perso compile\`, or give the .json itself`
+}
+
 /** `-` in place of a file, and `@-` in place of `@file`: stdin. */
 export const STDIN = '-'
 /** How diagnostics name stdin. */

@@ -10,7 +10,7 @@ import type { Diagnostic } from '../compiler/diagnostics.js'
 import type { Program } from '../compiler/ir.js'
 import type { Metadata } from '@perso/sdk/internal/metadata'
 import type { Perso } from '@perso/sdk/internal/perso'
-import { type Io, isWasm } from '../cli/io.js'
+import { type Io, isWasm, notAnArtifact } from '../cli/io.js'
 
 export type Compiler = (source: Uint8Array, options: CompileOptions) => Promise<CompileResult>
 
@@ -76,6 +76,8 @@ export class PolicyCache {
       const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e)
       return failed(path, 'E210', `cannot read the policy \`${path}\`: ${why}`)
     }
+    const notWasm = notAnArtifact(path, bytes)
+    if (notWasm !== undefined) return failed(path, 'E212', notWasm)
     if (isWasm(bytes)) return fromArtifact(path, bytes)
     const compile = this.options.compiler ?? (await import('../compiler/compile.js')).compile
     const result = await compile(bytes, { filename: path, strict: this.options.strict })

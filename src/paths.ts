@@ -24,3 +24,16 @@ export function packageRoot(): string {
 }
 
 export const templatePath = (): string => join(packageRoot(), 'dist', 'runtime', 'runtime.wasm')
+
+/** A file the build makes is missing: a clone that was not built, or a build in progress; not a bug in perso. */
+export class NotBuilt extends Error {}
+
+/** The bytes of `path`, a file the build makes; NotBuilt when it is not there. */
+export function readBuilt(path: string): Uint8Array {
+  try {
+    return readFileSync(path)
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'ENOENT') throw e
+    throw new NotBuilt(`\`${path}\` is missing: this copy of perso is not built (in a clone, run \`npm run build\`)`)
+  }
+}

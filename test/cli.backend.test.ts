@@ -165,7 +165,7 @@ describe('a file named .wasm that is not WebAssembly', () => {
   })
 })
 
-describe('perso explain --help', () => {
+describe('help texts', () => {
   it('asks for the policy it explains with, and offers no --explain of its own', async () => {
     const help = await perso(['explain', '--help'])
     expect(help.code).toBe(0)
@@ -175,5 +175,10 @@ describe('perso explain --help', () => {
     const evalHelp = await perso(['eval', '--help'])
     expect(evalHelp.stdout).toMatch(/<artifact>/)
     expect(evalHelp.stdout).toMatch(/^\s+--explain\b/m)
+  })
+
+  it("guard's example command keeps its line continuation, so it pastes into a shell as two lines", async () => {
+    const help = await perso(['guard', '--help'])
+    expect(help.stdout).toMatch(/--jwks https:\/\/idp\.example\/jwks\.json \\\n {4}--issuer /)
   })
 })

@@ -105,6 +105,20 @@ describe('ten hand-made pairs with known answers', () => {
     expect(invalid.stdout).toBe('')
   })
 
+  it('with --format json, policies that do not compile are one JSON document on stdout, every error of both located in it', async () => {
+    const files = { 'bad.json': '{"version": "v", "default_action": "Maybe"}', 'worse.json': '{"version": 1}' }
+    const run = await runCli(['diff', 'bad.json', 'worse.json', '--format', 'json'], { files })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toBe('')
+    const doc = JSON.parse(run.stdout) as { error: string; diagnostics: { file: string; line: number; severity: string; code: string }[] }
+    expect(doc.error).toBe('cannot compare policies that do not compile')
+    expect(new Set(doc.diagnostics.map((d) => d.file))).toEqual(new Set(['bad.json', 'worse.json']))
+    expect(doc.diagnostics.every((d) => d.severity === 'error' && d.line >= 1 && /^E\d{3}$/.test(d.code))).toBe(true)
+    // The same errors as human text on stderr without --format json.
+    const human = await runCli(['diff', 'bad.json', 'worse.json'], { files })
+    expect(human.stderr.match(/error\[E\d{3}\]/g)?.length).toBe(doc.diagnostics.length)
+  })
+
   it('a pair past the budget is unknown, and --fail-on fails on it', async () => {
     const run = await runCli(['diff', 'fixtures/diff/01-refund-limit-raised/old.json', 'fixtures/diff/01-refund-limit-raised/new.json', '--budget', '3', '--fail-on', 'more-permissive'])
     expect(run.stdout).toMatch(/unknown: process_refund × agent\n[^]*over the budget of 3/)

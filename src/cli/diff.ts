@@ -8,7 +8,7 @@ import { Option } from 'commander'
 import type { PairDiff, Verdict, Witness } from '../analysis/diff.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UserError, claimStdin, plural, readInput } from './io.js'
 import type { VerbContext } from './verb.js'
-import { reportDiagnostics, writeJson } from './report.js'
+import { diagnosticsJson, reportDiagnostics, writeJson } from './report.js'
 
 type Format = 'human' | 'json' | 'markdown'
 type FailOn = 'more-permissive' | 'change'
@@ -53,15 +53,24 @@ export async function runDiff(io: Io, before: string, after: string, options: Di
   const sources = [await readInput(io, before), await readInput(io, after)]
   const { check, compile } = await import('../compiler/compile.js')
   const checked = [check(sources[0]!, { filename: oldName }), check(sources[1]!, { filename: newName })]
-  let invalid = false
-  for (const [i, result] of checked.entries()) {
-    if (result.program !== undefined) continue
-    invalid = true
-    const errors = result.diagnostics.filter((d) => d.severity === 'error')
-    // Diagnostics go to stderr: stdout is the diff's alone.
-    await reportDiagnostics(io, io.stderr, errors, sources[i]!, i === 0 ? oldName : newName, 'human')
+  const invalid = [...checked.entries()].filter(([, result]) => result.program === undefined)
+  if (invalid.length > 0) {
+    const located = invalid.map(([i, result]) => ({
+      errors: result.diagnostics.filter((d) => d.severity === 'error'),
+      source: sources[i]!,
+      name: i === 0 ? oldName : newName,
+    }))
+    const error = 'cannot compare policies that do not compile'
+    if (options.format !== 'json') {
+      // Diagnostics go to stderr: stdout is the diff's alone.
+      for (const { errors, source, name } of located) await reportDiagnostics(io, io.stderr, errors, source, name, 'human')
+      throw new UserError(error)
+    }
+    // One JSON document on stdout, the diagnostics of both policies in it, as check and eval write them.
+    const diagnostics = (await Promise.all(located.map(({ errors, source, name }) => diagnosticsJson(errors, source, name)))).flat()
+    io.stdout(JSON.stringify({ error, diagnostics }, null, 2) + '\n')
+    return EXIT.invalid
   }
-  if (invalid) throw new UserError('cannot compare policies that do not compile')
   const { diffPrograms, confirm } = await import('../analysis/diff.js')
   const diffs = diffPrograms(checked[0]!.program!, checked[1]!.program!, { budget })
   const { RawArtifact } = await import('@perso/sdk/internal/abi')

@@ -55,7 +55,7 @@ verified against --jwks, --issuer and --audience (or --auth none --role R, on
 loopback only unless --insecure-no-auth), each session has its own upstream
 (the command, one child per session, or --upstream URL), and --watch or SIGHUP
 reloads the policy without a window:
-  perso guard policy.json --listen 127.0.0.1:8080 --jwks https://idp.example/jwks.json \
+  perso guard policy.json --listen 127.0.0.1:8080 --jwks https://idp.example/jwks.json \\
     --issuer https://idp.example --audience https://mcp.example/mcp --upstream http://127.0.0.1:3001/mcp
 `
 

@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander'
 import { EXIT, EXIT_CODES_HELP, type Io, UsageError, UserError } from './io.js'
 import { PERSO_VERSION } from '../version.js'
+import { NotBuilt } from '../paths.js'
 
 export type { Io } from './io.js'
 export type { Verb, VerbContext } from './verb.js'
@@ -60,6 +61,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (e instanceof UserError) {
       fail(e.message)
       return EXIT.invalid
+    }
+    if (e instanceof NotBuilt) {
+      fail(e.message)
+      return EXIT.internal
     }
     const message = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim()
     fail(`internal error: ${message} (this is a bug in perso; please report it)`)

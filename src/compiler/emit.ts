@@ -1,13 +1,12 @@
 // emit: links the runtime template with a policy blob into the artifact. The
 // only phase that loads binaryen (through module.ts).
 
-import { readFileSync } from 'node:fs'
 import type { Program } from './ir.js'
 import { codegen } from './codegen.js'
 import { WasmModule } from './module.js'
 import { ABI_VERSION, METADATA_SECTION, type Metadata, metadataSection } from '@perso/sdk/internal/metadata'
 import { Limit } from '@perso/sdk/internal/layout'
-import { templatePath } from '../paths.js'
+import { readBuilt, templatePath } from '../paths.js'
 import { PERSO_VERSION } from '../version.js'
 
 /** Where the template keeps the blob's address (docs/design.md). */
@@ -20,7 +19,7 @@ const INITIAL_HEAP = 64 * 1024
 let template: Uint8Array | undefined
 
 function loadTemplate(): Uint8Array {
-  template ??= readFileSync(templatePath())
+  template ??= readBuilt(templatePath())
   return template
 }
 

@@ -30,7 +30,7 @@ Exit codes:
   2   invalid policy, input or artifact; a file that cannot be read or written
   3   tests failed
   64  usage error
-  70  internal error (a bug in perso)`
+  70  internal error (a bug in perso), or a copy of perso that is not built`
 
 /** Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org). */
 export const wantsColor = (io: Io): boolean => io.isTTY && (io.env.NO_COLOR ?? '') === ''

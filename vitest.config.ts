@@ -12,7 +12,7 @@ import { defineConfig } from 'vitest/config'
 
 const sdk = (file: string): string => fileURLToPath(new URL(`packages/sdk/src/${file}`, import.meta.url))
 
-const MOCKING = ['test/cli.check.test.ts', 'test/perso-test.test.ts']
+export const MOCKING = ['test/cli.check.test.ts', 'test/cli.not-built.test.ts', 'test/perso-test.test.ts']
 /** The end-to-end suites: scripts of their own (vitest.e2e.config.ts). */
 const E2E = ['test/guard/**', 'test/readme.test.ts']
 

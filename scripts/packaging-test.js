@@ -3,8 +3,9 @@
 // projects (the SDK alone, offline; perso with its registry dependencies),
 // and uses them as the README says: the CLI through npx, the SDK from ESM and
 // CommonJS, and the SDK's types from TypeScript under node16, bundler and
-// node10 resolution with skipLibCheck off. Prints what it measured; exits 1
-// on the first failure.
+// node10 resolution with skipLibCheck off. Also checks that neither
+// installed manifest carries an install-time script and that npm warns of
+// none. Prints what it measured; exits 1 if any check failed.
 
 import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -15,6 +16,8 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'perso-packaging-'))
 const MiB = 1024 * 1024
+/** The scripts npm may run when a project installs a package (prepare only from a git, folder or tarball source), and that its `install-scripts` warning names. */
+const INSTALL_TIME_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare']
 let failures = 0
 
 function check(ok, what, detail = '') {
@@ -50,12 +53,23 @@ function packagesIn(nodeModules) {
   return names
 }
 
+/** The install-time scripts an installed package's manifest carries, as `name: command`. */
+function installTimeScripts(packageDir) {
+  const { scripts = {} } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'))
+  return INSTALL_TIME_SCRIPTS.filter((name) => name in scripts).map((name) => `${name}: ${scripts[name]}`)
+}
+
+/** npm's `install-scripts` warnings in an install's output (npm 11 lists each package whose install-time scripts would run). */
+function installScriptWarnings(out) {
+  return out.split('\n').filter((line) => /^npm warn install-scripts/i.test(line))
+}
+
 function tarList(tarball) {
   return execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, ''))
 }
 
 try {
-  // 1. Pack both (each package builds itself on pack: prepare).
+  // 1. Pack both (perso's prepack builds both; the SDK, packed first, ships the build already in packages/sdk/dist).
   const packs = join(work, 'packs')
   mkdirSync(packs)
   for (const args of [['pack', '--workspace', '@perso/sdk', '--pack-destination', packs], ['pack', '--pack-destination', packs]]) {
@@ -94,6 +108,9 @@ try {
   cpSync(artifact, join(sdkOnly, 'crm.wasm'))
   let r = npm(['install', '--offline', sdkTar], sdkOnly)
   check(r.status === 0, 'SDK alone: npm install --offline <tarball>', r.status === 0 ? '' : r.out.slice(-1500))
+  check(installScriptWarnings(r.out).length === 0, 'SDK alone: no install-scripts warning', installScriptWarnings(r.out).join(' | '))
+  const sdkDir = join(sdkOnly, 'node_modules/@perso/sdk')
+  check(installTimeScripts(sdkDir).length === 0, '@perso/sdk: the installed manifest has no install-time script', installTimeScripts(sdkDir).join(', '))
   const installed = sizeOf(join(sdkOnly, 'node_modules'))
   const packages = packagesIn(join(sdkOnly, 'node_modules'))
   console.log(`\nSDK alone: ${(installed / 1024).toFixed(1)} KiB installed; packages: ${packages.join(', ')}`)
@@ -138,6 +155,9 @@ try {
   writeFileSync(join(cli, 'tests', 'policy.test.yaml'), suite)
   r = npm(['install', '--save-dev', sdkTar, persoTar], cli)
   check(r.status === 0, 'perso: npm install --save-dev <tarballs>', r.status === 0 ? '' : r.out.slice(-2000))
+  check(installScriptWarnings(r.out).length === 0, 'perso: no install-scripts warning', installScriptWarnings(r.out).join(' | '))
+  const persoDir = join(cli, 'node_modules/perso')
+  check(installTimeScripts(persoDir).length === 0, 'perso: the installed manifest has no install-time script', installTimeScripts(persoDir).join(', '))
   console.log(`\nperso installed: ${(sizeOf(join(cli, 'node_modules')) / MiB).toFixed(1)} MiB; packages: ${packagesIn(join(cli, 'node_modules')).length}`)
   for (const [args, exit, expect] of [
     [['--version'], 0, /^perso \d+\.\d+\.\d+/],

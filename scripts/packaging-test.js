@@ -3,9 +3,10 @@
 // projects (the SDK alone, offline; perso with its registry dependencies),
 // and uses them as the README says: the CLI through npx, the SDK from ESM and
 // CommonJS, and the SDK's types from TypeScript under node16, bundler and
-// node10 resolution with skipLibCheck off. Also checks that neither
-// installed manifest carries an install-time script and that npm warns of
-// none. Prints what it measured; exits 1 if any check failed.
+// node10 resolution with skipLibCheck off. Also holds the packages to what
+// the README claims of them: the SDK's installed size, and no install-time
+// script in either manifest. Prints what it measured; exits 1 if any check
+// failed.
 
 import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -16,6 +17,8 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'perso-packaging-'))
 const MiB = 1024 * 1024
+/** The README's "under N kB installed" for @perso/sdk, in npm's unit (1 kB = 1,000 bytes, as npm's "unpacked size"). */
+const SDK_INSTALLED_KB = 250
 /** The scripts npm may run when a project installs a package (prepare only from a git, folder or tarball source), and that its `install-scripts` warning names. */
 const INSTALL_TIME_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare']
 let failures = 0
@@ -111,10 +114,11 @@ try {
   check(installScriptWarnings(r.out).length === 0, 'SDK alone: no install-scripts warning', installScriptWarnings(r.out).join(' | '))
   const sdkDir = join(sdkOnly, 'node_modules/@perso/sdk')
   check(installTimeScripts(sdkDir).length === 0, '@perso/sdk: the installed manifest has no install-time script', installTimeScripts(sdkDir).join(', '))
-  const installed = sizeOf(join(sdkOnly, 'node_modules'))
+  const installed = sizeOf(sdkDir)
   const packages = packagesIn(join(sdkOnly, 'node_modules'))
-  console.log(`\nSDK alone: ${(installed / 1024).toFixed(1)} KiB installed; packages: ${packages.join(', ')}`)
-  check(installed <= 2 * MiB, 'SDK alone: at most 2 MiB installed', `${(installed / MiB).toFixed(2)} MiB`)
+  console.log(`\nSDK alone: ${installed} bytes in node_modules/@perso/sdk; packages: ${packages.join(', ')}`)
+  check(new RegExp(`under\\s+${SDK_INSTALLED_KB} kB installed`).test(readme), `README: @perso/sdk "under ${SDK_INSTALLED_KB} kB installed"`)
+  check(installed < SDK_INSTALLED_KB * 1000, `SDK alone: under ${SDK_INSTALLED_KB} kB installed, as the README says`, `${installed} bytes`)
   check(packages.length === 1 && packages[0] === '@perso/sdk', 'SDK alone: no third-party package', packages.join(', '))
   check(readdirSync(join(sdkOnly, 'node_modules')).filter((f) => f === '.bin').every((bin) => readdirSync(join(sdkOnly, 'node_modules', bin)).length === 0), 'SDK alone: no command-line tools in node_modules/.bin')
 

@@ -3,8 +3,10 @@
 // projects (the SDK alone, offline; perso with its registry dependencies),
 // and uses them as the README says: the CLI through npx, the SDK from ESM and
 // CommonJS, and the SDK's types from TypeScript under node16, bundler and
-// node10 resolution with skipLibCheck off. Prints what it measured; exits 1
-// on the first failure.
+// node10 resolution with skipLibCheck off. Also holds the packages to what
+// the README claims of them: the SDK's installed size, and no install-time
+// script in either manifest. Prints what it measured; exits 1 if any check
+// failed.
 
 import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -15,6 +17,10 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'perso-packaging-'))
 const MiB = 1024 * 1024
+/** The README's "under N kB installed" for @perso/sdk, in npm's unit (1 kB = 1,000 bytes, as npm's "unpacked size"). */
+const SDK_INSTALLED_KB = 250
+/** The scripts npm may run when a project installs a package (prepare only from a git, folder or tarball source), and that its `install-scripts` warning names. */
+const INSTALL_TIME_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare']
 let failures = 0
 
 function check(ok, what, detail = '') {
@@ -50,12 +56,23 @@ function packagesIn(nodeModules) {
   return names
 }
 
+/** The install-time scripts an installed package's manifest carries, as `name: command`. */
+function installTimeScripts(packageDir) {
+  const { scripts = {} } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'))
+  return INSTALL_TIME_SCRIPTS.filter((name) => name in scripts).map((name) => `${name}: ${scripts[name]}`)
+}
+
+/** npm's `install-scripts` warnings in an install's output (npm 11 lists each package whose install-time scripts would run). */
+function installScriptWarnings(out) {
+  return out.split('\n').filter((line) => /^npm warn install-scripts/i.test(line))
+}
+
 function tarList(tarball) {
   return execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, ''))
 }
 
 try {
-  // 1. Pack both (each package builds itself on pack: prepare).
+  // 1. Pack both (perso's prepack builds both; the SDK, packed first, ships the build already in packages/sdk/dist).
   const packs = join(work, 'packs')
   mkdirSync(packs)
   for (const args of [['pack', '--workspace', '@perso/sdk', '--pack-destination', packs], ['pack', '--pack-destination', packs]]) {
@@ -94,10 +111,14 @@ try {
   cpSync(artifact, join(sdkOnly, 'crm.wasm'))
   let r = npm(['install', '--offline', sdkTar], sdkOnly)
   check(r.status === 0, 'SDK alone: npm install --offline <tarball>', r.status === 0 ? '' : r.out.slice(-1500))
-  const installed = sizeOf(join(sdkOnly, 'node_modules'))
+  check(installScriptWarnings(r.out).length === 0, 'SDK alone: no install-scripts warning', installScriptWarnings(r.out).join(' | '))
+  const sdkDir = join(sdkOnly, 'node_modules/@perso/sdk')
+  check(installTimeScripts(sdkDir).length === 0, '@perso/sdk: the installed manifest has no install-time script', installTimeScripts(sdkDir).join(', '))
+  const installed = sizeOf(sdkDir)
   const packages = packagesIn(join(sdkOnly, 'node_modules'))
-  console.log(`\nSDK alone: ${(installed / 1024).toFixed(1)} KiB installed; packages: ${packages.join(', ')}`)
-  check(installed <= 2 * MiB, 'SDK alone: at most 2 MiB installed', `${(installed / MiB).toFixed(2)} MiB`)
+  console.log(`\nSDK alone: ${installed} bytes in node_modules/@perso/sdk; packages: ${packages.join(', ')}`)
+  check(new RegExp(`under\\s+${SDK_INSTALLED_KB} kB installed`).test(readme), `README: @perso/sdk "under ${SDK_INSTALLED_KB} kB installed"`)
+  check(installed < SDK_INSTALLED_KB * 1000, `SDK alone: under ${SDK_INSTALLED_KB} kB installed, as the README says`, `${installed} bytes`)
   check(packages.length === 1 && packages[0] === '@perso/sdk', 'SDK alone: no third-party package', packages.join(', '))
   check(readdirSync(join(sdkOnly, 'node_modules')).filter((f) => f === '.bin').every((bin) => readdirSync(join(sdkOnly, 'node_modules', bin)).length === 0), 'SDK alone: no command-line tools in node_modules/.bin')
 
@@ -138,6 +159,9 @@ try {
   writeFileSync(join(cli, 'tests', 'policy.test.yaml'), suite)
   r = npm(['install', '--save-dev', sdkTar, persoTar], cli)
   check(r.status === 0, 'perso: npm install --save-dev <tarballs>', r.status === 0 ? '' : r.out.slice(-2000))
+  check(installScriptWarnings(r.out).length === 0, 'perso: no install-scripts warning', installScriptWarnings(r.out).join(' | '))
+  const persoDir = join(cli, 'node_modules/perso')
+  check(installTimeScripts(persoDir).length === 0, 'perso: the installed manifest has no install-time script', installTimeScripts(persoDir).join(', '))
   console.log(`\nperso installed: ${(sizeOf(join(cli, 'node_modules')) / MiB).toFixed(1)} MiB; packages: ${packagesIn(join(cli, 'node_modules')).length}`)
   for (const [args, exit, expect] of [
     [['--version'], 0, /^perso \d+\.\d+\.\d+/],

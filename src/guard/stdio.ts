@@ -1,8 +1,8 @@
 // `perso guard … -- <command>` over stdio: the client talks to this process's
 // stdin and stdout, the upstream server runs as a child, and one relay
 // (relay.ts) carries the session. Requests the upstream has not answered when
-// it exits get an error, and the guard exits non-zero; when the client goes,
-// the upstream is stopped.
+// it exits get an error, and the guard exits non-zero; when the client goes
+// (its stdin ends or closes), the upstream is stopped.
 
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { GuardCore, Identity } from './core.js'
@@ -22,11 +22,15 @@ export function runStdioGuard(core: GuardCore, options: StdioGuardOptions): Prom
   const downstream = new StdioServerTransport()
   const upstream = childUpstream(options.command, options.args)
   let finished = false
+  // The SDK's transport never hears stdin end: that is the client going away, as closing the transport says.
+  const clientGone = (): void => void downstream.close()
+  process.stdin.once('end', clientGone).once('close', clientGone)
 
   return new Promise<number>((resolve) => {
     const finish = (code: number): void => {
       if (finished) return
       finished = true
+      process.stdin.off('end', clientGone).off('close', clientGone)
       for (const line of core.summary()) options.log(line)
       void Promise.allSettled([upstream.transport.close(), downstream.close()]).then(() => resolve(code))
     }

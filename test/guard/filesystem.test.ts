@@ -5,7 +5,8 @@
 // forbidden path; deny shapes, shadow mode, audit, and the guard's start-up
 // and upstream failures.
 
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -140,17 +141,20 @@ describe('perso guard refuses to start without what it needs', () => {
     expect(run.stdout).toBe('')
   })
 
-  it('an upstream that exits: in-flight calls get an error, and the guard exits non-zero naming its status', () => {
+  it('an upstream that exits: in-flight calls get an error, and the guard exits non-zero naming its status', async () => {
     const { policy } = setup()
     const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })
-    const run = spawnSync(process.execPath, [PERSO, 'guard', policy, '--role', 'reader', '--', 'node', '-e', 'setTimeout(() => process.exit(3), 300)'], {
-      encoding: 'utf8',
-      input: `${init}\n`,
-      timeout: 20_000,
-    })
-    expect(run.status).toBe(1)
-    expect(run.stderr).toMatch(/the upstream server `node` exited \(exit status 3\)/)
-    const answers = run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: number; error?: { message: string } })
+    const guard = spawn(process.execPath, [PERSO, 'guard', policy, '--role', 'reader', '--', 'node', '-e', 'setTimeout(() => process.exit(3), 300)'], { timeout: 20_000 })
+    let stdout = ''
+    let stderr = ''
+    guard.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+    guard.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+    // The client stays (its stdin open): one whose stdin ends has gone away first (eof.test.ts).
+    guard.stdin.write(`${init}\n`)
+    const [status] = await once(guard, 'close')
+    expect(status).toBe(1)
+    expect(stderr).toMatch(/the upstream server `node` exited \(exit status 3\)/)
+    const answers = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: number; error?: { message: string } })
     expect(answers).toEqual([expect.objectContaining({ id: 1, error: expect.objectContaining({ message: 'perso guard: the upstream server exited before answering' }) })])
   })
 })

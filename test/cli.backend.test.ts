@@ -82,11 +82,17 @@ describe('perso compile', () => {
     expect(run.code).toBe(2)
     expect(run.stderr).toMatch(/error\[E\d{3}\]/)
     expect(run.written.size).toBe(0)
+    // The last line adds them up: as many errors as the diagnostics above it.
+    const count = run.stderr.match(/error\[E\d{3}\]/g)!.length
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(`perso: nothing written: \`fixtures/invalid/01-wrong-op.json\` has ${count === 1 ? '1 error' : `${count} errors`}`)
+    expect(run.stdout).toBe('')
   })
 
-  it('--strict fails on warnings', async () => {
+  it('--strict fails on warnings, and counts them as the errors they became', async () => {
     const run = await perso(['compile', 'fixtures/warnings/01-unknown-keys.json', '--strict'])
     expect(run.code).toBe(2)
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toMatch(/^perso: nothing written: `fixtures\/warnings\/01-unknown-keys\.json` has \d+ errors?$/)
+    expect(run.stderr.trimEnd().split('\n').at(-1)).not.toMatch(/has 0 errors/)
   })
 
   it('--emit wat prints the text form with the ABI exports', async () => {

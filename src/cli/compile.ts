@@ -57,7 +57,12 @@ export async function runCompile(io: Io, file: string, options: CompileOptions):
     return code
   }
   if (!json) await reportDiagnostics(io, io.stderr, result.diagnostics, source, name, 'human')
-  if (result.wasm === undefined || result.program === undefined) return finish(EXIT.invalid)
+  if (result.wasm === undefined || result.program === undefined) {
+    // The last line says what the diagnostics above it add up to, as check's summary does.
+    const errors = result.diagnostics.filter((d) => d.severity === 'error').length
+    if (!json) io.stderr(`perso: nothing written: \`${name}\` has ${plural(errors, 'error')}\n`)
+    return finish(EXIT.invalid)
+  }
 
   if (options.test !== undefined) {
     const code = await runSuites(io, file, options, result, document)

@@ -14,6 +14,13 @@ import { withPersoSection } from './support/wasm-sections.js'
 
 const TEMPLATE = new URL('../dist/runtime/runtime.wasm', import.meta.url)
 
+/** fixtures/crm.json compiled; the compiler is loaded by the tests that run (they need the built template). */
+async function crmWasm(): Promise<Uint8Array<ArrayBuffer>> {
+  const { readFileSync } = await import('node:fs')
+  const { compile } = await import('../src/compiler/compile.js')
+  return (await compile(readFileSync(new URL('../fixtures/crm.json', import.meta.url)))).wasm!
+}
+
 /** The artifact's own metadata (it has one: it was compiled here). */
 function readMetadataOf(module: WebAssembly.Module): Metadata {
   const metadata = readMetadata(module)
@@ -260,13 +267,9 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path on answers of equal length
 })
 
 describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come from the text path', () => {
-  const crm = new URL('../fixtures/crm.json', import.meta.url)
-
   async function fastPath(textPath: (view: RequestView) => { decision: 'Allow' | 'Deny'; reason: string }) {
-    const { readFileSync } = await import('node:fs')
-    const { compile } = await import('../src/compiler/compile.js')
     const { FastPath, hasValuesExport } = await import('../packages/sdk/src/fast-path.js')
-    const module = new WebAssembly.Module((await compile(readFileSync(crm))).wasm!)
+    const module = new WebAssembly.Module(await crmWasm())
     const exports = new WebAssembly.Instance(module, {}).exports as unknown as Parameters<typeof hasValuesExport>[0]
     if (!hasValuesExport(exports)) throw new Error('the artifact has no evaluate_values')
     return { fast: new FastPath(exports, textPath), module }
@@ -302,9 +305,7 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
       ['another source', (m) => void (m.conditions[condition]!.reads[0]!.source = 'AgentAttributes')],
       ['a read more', (m) => void m.conditions[condition]!.reads.push({ source: 'Arguments', field: 'note' })],
     ]
-    const { readFileSync } = await import('node:fs')
-    const { compile } = await import('../src/compiler/compile.js')
-    const bytes = (await compile(readFileSync(crm))).wasm!
+    const bytes = await crmWasm()
     for (const [lie, tamper] of lies) {
       const told = structuredClone(metadata)
       tamper(told)
@@ -319,10 +320,8 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the fixed sentences come 
 
 describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: answers the caller owns', () => {
   it('a decision the caller changes does not change the next one (entries, failed conditions and defaults)', async () => {
-    const { readFileSync } = await import('node:fs')
-    const { compile } = await import('../src/compiler/compile.js')
     const { Perso } = await import('../packages/sdk/src/perso.js')
-    const perso = await Perso.load((await compile(readFileSync(new URL('../fixtures/crm.json', import.meta.url)))).wasm!)
+    const perso = await Perso.load(await crmWasm())
     const requests: EvaluateRequest[] = [
       { tool: 'view_customer', role: 'agent' },
       { tool: 'process_refund', role: 'agent', args: { amount: 800 } },
@@ -344,10 +343,8 @@ describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: answers the caller owns',
 
 describe.skipIf(!existsSync(TEMPLATE))('SDK fast path: the plans it keeps', () => {
   it('past 4,096 (tool, role) pairs the plans are cleared and learnt again; every decision stays the text path’s', async () => {
-    const { readFileSync } = await import('node:fs')
-    const { compile } = await import('../src/compiler/compile.js')
     const { Perso } = await import('../packages/sdk/src/perso.js')
-    const module = new WebAssembly.Module((await compile(readFileSync(new URL('../fixtures/crm.json', import.meta.url)))).wasm!)
+    const module = new WebAssembly.Module(await crmWasm())
     const fast = await Perso.load(module)
     const text = await Perso.load(module, { fastPath: false })
     // Known pairs, one tool under several roles in turn, between 5,000 pairs without an entry.

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EVERYTHING, FILESYSTEM, PERSO, policyFile, temp } from './support.js'
+import { EVERYTHING, FILESYSTEM, PERSO, alive, policyFile, temp } from './support.js'
 
 const policy = policyFile({ version: 'all-1', default_action: 'Allow', tools: [], roles: ['user'], rules: [] })
 
@@ -29,15 +29,6 @@ const childrenOf = (pid: number): number[] =>
     .map((line) => line.trim().split(/\s+/).map(Number))
     .filter(([, parent]) => parent === pid)
     .map(([child]) => child!)
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 // A test that timed out is still awaiting: its guard is stopped here.
 let guard: ChildProcess | undefined

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { PERSO, RECORDING, root, start, temp, textOf } from './support.js'
+import { PERSO, RECORDING, alive, root, start, temp, textOf } from './support.js'
 
 const TOOLS = ['view', 'slow', 'crash', 'pid', 'change_tools', 'drop']
 const POLICY = {
@@ -64,15 +64,6 @@ async function client(url: string): Promise<Client & { notified: string[] }> {
 async function until(done: () => boolean, tries = 200): Promise<boolean> {
   for (let i = 0; i < tries && !done(); i++) await new Promise((r) => setTimeout(r, 50))
   return done()
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 const health = async (url: string): Promise<{ status: number; body: { status: string; policy: string; sessions: number; upstream: { ok: boolean; error?: string } } }> => {

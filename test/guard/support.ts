@@ -15,6 +15,16 @@ export const FILESYSTEM = join(root, 'node_modules/@modelcontextprotocol/server-
 export const EVERYTHING = join(root, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js')
 export const RECORDING = join(root, 'test/guard/recording-server.mjs')
 
+/** Whether process `pid` still exists. */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export const temp = (prefix: string): string => mkdtempSync(join(tmpdir(), `perso-guard-${prefix}`))
 
 /** Writes `policy` as JSON in a fresh directory; its path. */

@@ -116,7 +116,7 @@ export function olderEngineVerdict(speedups, target = OLDER_ENGINE_TARGET) {
 /** The older engine's `.wasm`, when PERSO_OLDER_ENGINE names one. */
 function olderEngine() {
   const path = process.env.PERSO_OLDER_ENGINE
-  return path === undefined || path === '' ? undefined : { name: 'older engine', path, wasm: readFileSync(path) }
+  return path === undefined || path === '' ? undefined : { path, wasm: readFileSync(path) }
 }
 
 export async function engineSection(context = {}) {

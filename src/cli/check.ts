@@ -9,7 +9,7 @@ import { unnamedTools } from '../compiler/tools.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, plural, readInput } from './io.js'
 import { readLock } from './lock.js'
 import type { VerbContext } from './verb.js'
-import { type Format, formatOption, reportDiagnostics } from './report.js'
+import { type Format, errorCount, formatOption, reportDiagnostics } from './report.js'
 
 interface CheckOptions {
   strict?: boolean
@@ -56,7 +56,7 @@ function toolsSummary(policy: Policy, lock: ToolsLock): string {
 
 /** `ok (7 rules, 21 table entries, 2 warnings)` or `3 errors, 1 warning`. */
 function summary(diagnostics: readonly Diagnostic[], rules: number | undefined, entries: number | undefined): string {
-  const errors = diagnostics.filter((d) => d.severity === 'error').length
+  const errors = errorCount(diagnostics)
   const warnings = diagnostics.length - errors
   if (errors > 0) return [plural(errors, 'error'), ...(warnings > 0 ? [plural(warnings, 'warning')] : [])].join(', ')
   const facts = [

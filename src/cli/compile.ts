@@ -5,7 +5,7 @@ import { type Command, Option } from 'commander'
 import type { CompileResult } from '../compiler/compile.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UsageError, plural, readInput, writeOutput } from './io.js'
 import type { VerbContext } from './verb.js'
-import { type Format, diagnosticsJson, formatOption, reportDiagnostics, writeJson } from './report.js'
+import { type Format, diagnosticsJson, errorCount, formatOption, reportDiagnostics, writeJson } from './report.js'
 
 interface CompileOptions {
   out?: string
@@ -59,7 +59,7 @@ export async function runCompile(io: Io, file: string, options: CompileOptions):
   if (!json) await reportDiagnostics(io, io.stderr, result.diagnostics, source, name, 'human')
   if (result.wasm === undefined || result.program === undefined) {
     // The last line says what the diagnostics above it add up to, as check's summary does.
-    const errors = result.diagnostics.filter((d) => d.severity === 'error').length
+    const errors = errorCount(result.diagnostics)
     if (!json) io.stderr(`perso: nothing written: \`${name}\` has ${plural(errors, 'error')}\n`)
     return finish(EXIT.invalid)
   }

@@ -68,7 +68,7 @@ export async function runDiff(io: Io, before: string, after: string, options: Di
     }
     // One JSON document on stdout, the diagnostics of both policies in it, as check and eval write them.
     const diagnostics = (await Promise.all(located.map(({ errors, source, name }) => diagnosticsJson(errors, source, name)))).flat()
-    io.stdout(JSON.stringify({ error, diagnostics }, null, 2) + '\n')
+    writeJson(io, { error, diagnostics })
     return EXIT.invalid
   }
   const { diffPrograms, confirm } = await import('../analysis/diff.js')

@@ -6,7 +6,7 @@ import { Chalk } from 'chalk'
 import type { Program } from '../compiler/ir.js'
 import { EXIT, EXIT_CODES_HELP, type Io, STDIN, STDIN_NAME, UsageError, UserError, claimStdin, isWasm, notAnArtifact, plural, readInput, wantsColor } from './io.js'
 import type { VerbContext } from './verb.js'
-import { type Format, diagnosticsJson, formatOption, hasError, reportDiagnostics } from './report.js'
+import { type Format, diagnosticsJson, errorCount, formatOption, hasError, reportDiagnostics } from './report.js'
 
 interface EvalOptions {
   tool: string
@@ -85,7 +85,7 @@ async function artifactOf(io: Io, file: string, options: EvalOptions): Promise<A
   }
   const diagnostics = await diagnosticsJson(result.diagnostics, bytes, name)
   if (hasError(result.diagnostics) || result.wasm === undefined) {
-    const errors = result.diagnostics.filter((d) => d.severity === 'error').length
+    const errors = errorCount(result.diagnostics)
     io.stdout(JSON.stringify({ error: `the policy \`${name}\` has ${plural(errors, 'error')}`, diagnostics }, null, 2) + '\n')
     return {}
   }

@@ -39,5 +39,8 @@ export async function diagnosticsJson(diagnostics: readonly Diagnostic[], source
 
 export const hasError = (diagnostics: readonly Diagnostic[]): boolean => diagnostics.some((d) => d.severity === 'error')
 
+/** How many of `diagnostics` are errors (under --strict, the warnings that became errors too). */
+export const errorCount = (diagnostics: readonly Diagnostic[]): number => diagnostics.filter((d) => d.severity === 'error').length
+
 /** One JSON document on stdout: the whole of `--format json`'s output. */
 export const writeJson = (io: Io, value: unknown): void => io.stdout(JSON.stringify(value, null, 2) + '\n')
